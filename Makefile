@@ -1,0 +1,30 @@
+# Two entry points a newcomer needs: `make demo` and `make test`. Both install what they need.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3
+
+.PHONY: demo test lint deps bench install
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+deps:
+	@bash scripts/system-deps.sh
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/skene-cdc demo
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check skene_cdc tests bench
+	$(VENV)/bin/mypy
+
+test: $(VENV)/.installed deps lint
+	$(PY) -m pytest
+
+bench: $(VENV)/.installed deps
+	$(PY) -m bench

@@ -1,0 +1,3 @@
+from skene_cdc.cli.main import main
+
+main()

@@ -1,0 +1,44 @@
+"""`skene-cdc migrate` and `skene-cdc uninstall`."""
+
+from __future__ import annotations
+
+import click
+
+from skene_cdc.cli.context import Ctx, pass_ctx
+from skene_cdc.cli.main import cli
+from skene_cdc.migrations import runner
+
+
+@cli.command()
+@click.option("--sql", "sql_only", is_flag=True, help="Print the SQL instead of running it.")
+@pass_ctx
+def migrate(ctx: Ctx, sql_only: bool) -> None:
+    """Install or upgrade schema `skene` and capture for every table skene.yaml names."""
+    if sql_only:
+        click.echo(runner.migrate_sql(ctx.url, ctx.config))
+        return
+    result = runner.migrate(ctx.url, ctx.config)
+    if result.schema_before != result.schema_after:
+        click.echo(f"schema skene: {result.schema_before or 'not installed'} -> "
+                   f"{result.schema_after}")
+    else:
+        click.echo(f"schema skene: at {result.schema_after}, nothing to upgrade")
+    for step in result.capture_steps:
+        click.echo(f"  {step}")
+    if not result.capture_steps:
+        click.echo("capture: in step with skene.yaml, nothing changed")
+
+
+@cli.command()
+@click.option("--yes", is_flag=True, help="Confirm: remove every object skene installed.")
+@pass_ctx
+def uninstall(ctx: Ctx, yes: bool) -> None:
+    """Remove triggers, functions, publication, replication slot and schema skene.
+
+    App tables and rows are not touched."""
+    if not yes:
+        raise click.UsageError("uninstall removes schema skene and all captured history; "
+                               "pass --yes to confirm")
+    done = runner.uninstall(ctx.url)
+    for line in done or ["skene is not installed; nothing to do"]:
+        click.echo(line)

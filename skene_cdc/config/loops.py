@@ -1,0 +1,148 @@
+"""The `loops` section: the seeds' `defineLoop` (type, opinion, steps of trigger/condition/action,
+recovery) in YAML."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from skene_cdc.config.types import Duration, Strict
+
+# --- triggers -------------------------------------------------------------------------------
+
+
+class DatabaseTrigger(Strict):
+    type: Literal["database"]
+    table: str
+    event: Literal["insert", "update", "delete"] = "insert"
+
+
+class ScheduleTrigger(Strict):
+    type: Literal["schedule"]
+    cron: str
+    timezone: str = "UTC"
+
+
+class ApiTrigger(Strict):
+    type: Literal["api"]
+    endpoint: str
+    method: str = "POST"
+
+
+class EventTrigger(Strict):
+    """Fires on any captured event with this name (e.g. `first_project_created`)."""
+
+    type: Literal["event"]
+    event: str
+
+
+Trigger = Annotated[
+    DatabaseTrigger | ScheduleTrigger | ApiTrigger | EventTrigger, Field(discriminator="type")
+]
+
+# --- conditions -----------------------------------------------------------------------------
+
+
+class QueryCondition(Strict):
+    type: Literal["query"]
+    query: str
+    timeout: Duration = timedelta(seconds=30)
+
+
+class DormantCondition(Strict):
+    type: Literal["dormant"]
+    days: int = Field(default=7, ge=1)
+
+
+class DecliningCondition(Strict):
+    type: Literal["declining"]
+    ratio: float = Field(default=0.5, gt=0, lt=1)
+    min_last_week: int = Field(default=3, ge=1)
+
+
+class StoppedCondition(Strict):
+    type: Literal["stopped"]
+    event: str
+    days: int = Field(default=7, ge=1)
+
+
+class UsageLimit(Strict):
+    free: float = 100
+    paid: float = float("inf")
+
+
+class UsageCondition(Strict):
+    type: Literal["usage"]
+    limit: UsageLimit = Field(default_factory=UsageLimit)
+    period: Duration = timedelta(days=30)
+
+
+class MilestoneCondition(Strict):
+    type: Literal["milestone"]
+    event: str | None = None
+    counts: list[int] = Field(min_length=1)
+
+
+Condition = Annotated[
+    QueryCondition
+    | DormantCondition
+    | DecliningCondition
+    | StoppedCondition
+    | UsageCondition
+    | MilestoneCondition,
+    Field(discriminator="type"),
+]
+
+# --- actions --------------------------------------------------------------------------------
+
+
+class Variant(Strict):
+    template: str
+    weight: float = Field(default=1, gt=0)
+
+
+class EmailAction(Strict):
+    type: Literal["email"]
+    provider: Literal["resend", "smtp", "console"] | None = None
+    template: str | None = None
+    variants: list[Variant] = Field(default_factory=list)
+    personalization: dict[str, str] = Field(default_factory=dict)
+
+
+class BlockAction(Strict):
+    type: Literal["block"]
+    message: str
+    upgrade_url: str | None = Field(default=None, alias="upgradeUrl")
+    upgrade_prompt: EmailAction | None = Field(default=None, alias="upgradePrompt")
+
+
+Action = Annotated[EmailAction | BlockAction, Field(discriminator="type")]
+
+# --- loops ----------------------------------------------------------------------------------
+
+
+class Step(Strict):
+    trigger: Trigger
+    condition: Condition
+    action: Action
+
+
+class Recovery(Strict):
+    retries: int = Field(default=3, ge=0, le=50)
+    backoff: Literal["exponential", "linear", "fixed"] = "exponential"
+    base_delay: Duration = timedelta(seconds=2)
+    max_delay: Duration = timedelta(hours=1)
+
+
+class Loop(Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,63}$")
+    type: Literal["activation", "retention", "freemium", "milestone"]
+    opinion: str = ""
+    steps: list[Step] = Field(min_length=1)
+    recovery: Recovery = Field(default_factory=Recovery)
+    within: Duration = timedelta(days=7)
+    cooldown: Duration = timedelta(days=30)
+    goal_window: Duration = timedelta(days=7)
+    enroll: Literal["new", "existing", "all"] = "new"

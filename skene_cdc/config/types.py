@@ -1,0 +1,39 @@
+"""Small value types shared by the config models: durations and table names."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(value: Any) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    if isinstance(value, str):
+        m = _DURATION.match(value)
+        if m:
+            return timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
+    raise ValueError(f"{value!r} is not a duration; write e.g. 30s, 5m, 2h, 7d")
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+def split_table(name: str) -> tuple[str | None, str]:
+    """`public.users` -> ("public", "users"); `users` -> (None, "users")."""
+    schema, _, table = name.rpartition(".")
+    return (schema or None, table)
+
+
+class Strict(BaseModel):
+    """Unknown keys are errors: a typo in skene.yaml must not be silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)

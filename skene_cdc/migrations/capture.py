@@ -1,0 +1,242 @@
+"""Re-apply capture from skene.yaml on every `migrate`: triggers on the configured tables (a hash of
+their definition in COMMENT ON TRIGGER detects drift), the generated `skene.users` view, and the
+`skene.captured_tables` registry. Running it twice changes nothing the second time."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import psycopg
+from psycopg import sql as pgsql
+
+from skene_cdc import sql
+from skene_cdc.config import Config
+from skene_cdc.config.models import CaptureMode
+from skene_cdc.db import Row
+from skene_cdc.errors import ConfigError
+
+TIME_TYPES = ("timestamp with time zone", "timestamp without time zone", "date")
+RESERVED_VIEW_COLUMNS = {
+    "user_id", "email", "name", "created_at", "first_seen_at", "last_activity_at", "last_event",
+    "last_event_data", "activity_this_week", "activity_last_week", "plan",
+}
+
+
+@dataclass(frozen=True)
+class CaptureSpec:
+    """One configured table, resolved against the database."""
+
+    table_name: str  # "schema.table", unquoted, as skene.events.table_name stores it
+    schema: str
+    table: str
+    mode: CaptureMode
+    role: str  # "users" | "activity"
+    user_id_column: str
+    timestamp_column: str | None
+    event_column: str | None
+    columns: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def ident(self) -> pgsql.Identifier:
+        return pgsql.Identifier(self.schema, self.table)
+
+    @property
+    def activity(self) -> bool:
+        return self.role == "activity"
+
+    def trigger_args(self) -> pgsql.Composable:
+        args = [self.user_id_column, self.timestamp_column or "", self.event_column or "",
+                "true" if self.activity else "false"]
+        return pgsql.SQL(", ").join(pgsql.Literal(a) for a in args)
+
+
+@dataclass
+class Plan:
+    """What a sync would run, statement by statement, with a label a person can read."""
+
+    steps: list[tuple[str, pgsql.Composed | pgsql.SQL]] = field(default_factory=list)
+
+    def add(self, label: str, statement: pgsql.Composed | pgsql.SQL) -> None:
+        self.steps.append((label, statement))
+
+    def render(self, conn: psycopg.Connection[Row]) -> str:
+        return "\n".join(f"-- {label}\n{stmt.as_string(conn).strip()}" for label, stmt in self.steps)
+
+
+def resolve(conn: psycopg.Connection[Row], config: Config) -> list[CaptureSpec]:
+    """Check every configured table and column exists; report all problems at once."""
+    problems: list[str] = []
+    specs: list[CaptureSpec] = []
+    users = config.app.users
+    entries: list[tuple[tuple[str | int, ...], str, str, CaptureMode, dict[str, str | None]]] = [
+        (("app", "users"), users.table, "users", config.capture_mode(users.capture),
+         {"id": users.id, "email": users.email, "name": users.name,
+          "created_at": users.created_at, "stripe_customer_id": users.stripe_customer_id}),
+    ]
+    for i, act in enumerate(config.app.activity):
+        entries.append((("app", "activity", i), act.table, "activity",
+                        config.capture_mode(act.capture),
+                        {"user_id": act.user_id, "timestamp": act.timestamp, "event": act.event}))
+    seen: dict[str, tuple[str | int, ...]] = {}
+    for path, name, role, mode, cols in entries:
+        rows = conn.execute(sql.load("queries/table_columns"), {"name": name}).fetchall()
+        if not rows:
+            problems.append(f"{config.where(*path, 'table')}: table {name!r} "
+                            f"({_dotted(path)}.table) does not exist in this database")
+            continue
+        schema, table = rows[0]["schema"], rows[0]["table"]
+        qualified = f"{schema}.{table}"
+        if qualified in seen:
+            problems.append(f"{config.where(*path, 'table')}: table {qualified} is configured twice")
+            continue
+        seen[qualified] = path
+        types = {r["column"]: r["type"] for r in rows}
+        for key, column in cols.items():
+            if column is None:
+                continue
+            if column not in types:
+                problems.append(
+                    f"{config.where(*path, key)}: {_dotted(path)}.{key}: column {column!r} does "
+                    f"not exist in {qualified} (it has: {', '.join(types)})")
+            elif key in ("timestamp", "created_at") and types[column] not in TIME_TYPES:
+                problems.append(
+                    f"{config.where(*path, key)}: {_dotted(path)}.{key}: column {column!r} is "
+                    f"{types[column]}, not a timestamp")
+        user_col = cols.get("user_id") or cols["id"]
+        specs.append(CaptureSpec(
+            table_name=qualified, schema=schema, table=table, mode=mode, role=role,
+            user_id_column=user_col or "id",
+            timestamp_column=cols.get("timestamp") or cols.get("created_at"),
+            event_column=cols.get("event"), columns=tuple(types)))
+    if problems:
+        raise ConfigError("skene.yaml does not match the database:\n  " + "\n  ".join(problems),
+                          hint="Fix the names in skene.yaml (or run `skene-cdc init` to "
+                               "inspect the database)")
+    return specs
+
+
+def _dotted(path: tuple[str | int, ...]) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else p)
+                   for i, p in enumerate(path))
+
+
+def trigger_hash(spec: CaptureSpec, conn: psycopg.Connection[Row]) -> str:
+    ddl = pgsql.SQL(sql.load("capture/install_trigger")).format(
+        table=spec.ident, args=spec.trigger_args(), comment=pgsql.Literal(""))
+    return hashlib.sha256(ddl.as_string(conn).encode()).hexdigest()[:16]
+
+
+def plan_triggers(conn: psycopg.Connection[Row], specs: Sequence[CaptureSpec],
+                  installed: bool) -> Plan:
+    plan = Plan()
+    existing: dict[str, dict[str, str]] = {}
+    if installed:
+        for row in conn.execute(sql.load("queries/capture_triggers")):
+            existing.setdefault(row["table_name"], {})[row["trigger"]] = row["comment"]
+    wanted = {s.table_name: s for s in specs if s.mode == "trigger"}
+    for name in existing:
+        if name not in wanted:
+            schema, _, table = name.partition(".")
+            plan.add(f"{name}: no longer in skene.yaml, capture removed",
+                     pgsql.SQL(sql.load("capture/drop_trigger")).format(
+                         table=pgsql.Identifier(schema, table)))
+    for name, spec in wanted.items():
+        digest = f"skene:{trigger_hash(spec, conn)}"
+        have = existing.get(name, {})
+        if have and set(have.values()) == {digest} and len(have) == 2:
+            continue
+        if have:
+            plan.add(f"{name}: capture definition changed (drift), replaced",
+                     pgsql.SQL(sql.load("capture/drop_trigger")).format(table=spec.ident))
+        plan.add(f"{name}: trigger capture installed",
+                 pgsql.SQL(sql.load("capture/install_trigger")).format(
+                     table=spec.ident, args=spec.trigger_args(),
+                     comment=pgsql.Literal(digest)))
+    return plan
+
+
+def plan_users_view(conn: psycopg.Connection[Row], config: Config, specs: Sequence[CaptureSpec],
+                    installed: bool) -> Plan:
+    users_spec = next(s for s in specs if s.role == "users")
+    cfg = config.app.users
+
+    def col(name: str | None, cast: str) -> pgsql.Composable:
+        if name is None:
+            return pgsql.SQL("NULL::" + cast)
+        return pgsql.SQL("u.{}::" + cast).format(pgsql.Identifier(name))
+
+    used = {cfg.id, cfg.email, cfg.name, cfg.created_at}
+    extra = [c for c in users_spec.columns if c not in RESERVED_VIEW_COLUMNS and c not in used]
+    extra_sql = pgsql.SQL("").join(
+        pgsql.SQL(",\n       u.{}").format(pgsql.Identifier(c)) for c in extra)
+    template = pgsql.SQL(sql.load("capture/users_view"))
+
+    def build(comment: str) -> pgsql.Composed:
+        return template.format(
+            id=pgsql.Identifier(cfg.id), email=pgsql.Identifier(cfg.email),
+            name=col(cfg.name, "text"), created_at=col(cfg.created_at, "timestamptz"),
+            extra=extra_sql, users=users_spec.ident, comment=pgsql.Literal(comment))
+
+    digest = "skene:" + hashlib.sha256(build("").as_string(conn).encode()).hexdigest()[:16]
+    plan = Plan()
+    current = None
+    if installed:
+        row = conn.execute("SELECT obj_description(to_regclass('skene.users'), 'pg_class') AS c"
+                           ).fetchone()
+        current = row["c"] if row else None
+    if current != digest:
+        plan.add("skene.users view (re)built from skene.yaml",
+                 pgsql.SQL("DROP VIEW IF EXISTS skene.users;\n") + build(digest))
+    return plan
+
+
+def plan_registry(conn: psycopg.Connection[Row], specs: Sequence[CaptureSpec],
+                  installed: bool) -> Plan:
+    """Keep skene.captured_tables equal to the config (read by status, uninstall, the listener)."""
+    plan = Plan()
+    current: dict[str, str] = {}
+    if installed:
+        current = {r["table_name"]: r["definition_hash"] for r in
+                   conn.execute("SELECT table_name, definition_hash FROM skene.captured_tables")}
+    for spec in specs:
+        digest = hashlib.sha256(repr(spec).encode()).hexdigest()[:16]
+        if current.get(spec.table_name) == digest:
+            continue
+        plan.add(f"{spec.table_name}: registered as {spec.role}, {spec.mode} capture", pgsql.SQL(
+            sql.load("capture/register_table")).format(**{
+                k: pgsql.Literal(v) for k, v in {
+                    "table_name": spec.table_name, "mode": spec.mode, "role": spec.role,
+                    "user_id_column": spec.user_id_column,
+                    "timestamp_column": spec.timestamp_column,
+                    "event_column": spec.event_column, "hash": digest}.items()}))
+    gone = sorted(set(current) - {s.table_name for s in specs})
+    if gone:
+        plan.add(f"unregistered: {', '.join(gone)}", pgsql.SQL(
+            "DELETE FROM skene.captured_tables WHERE table_name = ANY({});").format(
+                pgsql.Literal(gone)))
+    return plan
+
+
+# Extra planners (logical replication's publication and slot, loop schedules...) register here so
+# `migrate` stays one command that brings the database in line with skene.yaml.
+Planner = Callable[[psycopg.Connection[Row], Config, Sequence[CaptureSpec], bool], Plan]
+EXTRA_PLANNERS: list[Planner] = []
+
+
+def plan_sync(conn: psycopg.Connection[Row], config: Config, installed: bool = True) -> Plan:
+    specs = resolve(conn, config)
+    plan = Plan()
+    for part in (plan_triggers(conn, specs, installed),
+                 plan_users_view(conn, config, specs, installed),
+                 plan_registry(conn, specs, installed),
+                 *(p(conn, config, specs, installed) for p in EXTRA_PLANNERS)):
+        plan.steps.extend(part.steps)
+    return plan
+
+
+def apply(conn: psycopg.Connection[Row], plan: Plan) -> None:
+    with conn.transaction():
+        for _label, statement in plan.steps:
+            conn.execute(statement)

@@ -1,0 +1,94 @@
+"""`migrate` and `uninstall`: Alembic for skene's own schema, then capture sync from skene.yaml."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, pool
+
+from skene_cdc import sql
+from skene_cdc.config import Config
+from skene_cdc.db import connect, schema_installed, sqlalchemy_url
+from skene_cdc.migrations import capture
+
+HERE = Path(__file__).parent
+
+
+def alembic_config(url: str, output: io.StringIO | None = None) -> AlembicConfig:
+    cfg = AlembicConfig(output_buffer=output, stdout=output or io.StringIO())
+    cfg.set_main_option("script_location", str(HERE))
+    # '%' is ConfigParser interpolation; a password may contain it.
+    cfg.set_main_option("sqlalchemy.url", sqlalchemy_url(url).replace("%", "%%"))
+    return cfg
+
+
+def current_revision(url: str) -> str | None:
+    engine = create_engine(sqlalchemy_url(url), poolclass=pool.NullPool)
+    with engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"version_table_schema": "skene"})
+        return ctx.get_current_revision()
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory(str(HERE)).get_current_head()
+
+
+@dataclass
+class MigrateResult:
+    schema_before: str | None
+    schema_after: str | None
+    capture_steps: list[str]
+
+
+def migrate(url: str, config: Config) -> MigrateResult:
+    with connect(url) as conn:
+        # Validate the config against the database before touching anything.
+        capture.resolve(conn, config)
+        before = current_revision(url) if schema_installed(conn) else None
+    command.upgrade(alembic_config(url), "heads")
+    with connect(url) as conn:
+        plan = capture.plan_sync(conn, config, installed=True)
+        capture.apply(conn, plan)
+    return MigrateResult(before, current_revision(url), [label for label, _ in plan.steps])
+
+
+def migrate_sql(url: str, config: Config) -> str:
+    """The SQL `migrate` would run, for review; nothing is executed."""
+    out = io.StringIO()
+    with connect(url) as conn:
+        installed = schema_installed(conn)
+        start = current_revision(url) if installed else None
+        if start != head_revision():
+            command.upgrade(alembic_config(url, out), f"{start}:heads" if start else "heads",
+                            sql=True)
+        plan = capture.plan_sync(conn, config, installed=installed)
+        text = plan.render(conn)
+        conn.rollback()
+    return out.getvalue() + ("\n-- capture sync from skene.yaml\n" + text if text else "")
+
+
+def uninstall(url: str) -> list[str]:
+    """Drop every skene object. App tables and rows are untouched."""
+    done: list[str] = []
+    with connect(url, autocommit=True) as conn:
+        if conn.execute("SELECT to_regnamespace('skene') IS NOT NULL AS ok").fetchone() == {
+                "ok": False}:
+            return done
+        for row in conn.execute(sql.load("queries/capture_triggers")).fetchall():
+            conn.execute(f'DROP TRIGGER IF EXISTS "{row["trigger"]}" ON '
+                         f'"{row["schema"]}"."{row["table"]}"')
+            done.append(f"dropped trigger {row['trigger']} on {row['table_name']}")
+        for row in conn.execute(sql.load("queries/uninstall_replication")).fetchall():
+            conn.execute(row["statement"])
+            done.append(row["label"])
+        conn.execute("DROP SCHEMA skene CASCADE")
+        done.append("dropped schema skene")
+    return done
+
+

@@ -1,0 +1,1 @@
+DELETE FROM skene.listeners WHERE listener = %(listener)s

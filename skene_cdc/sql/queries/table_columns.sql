@@ -1,0 +1,8 @@
+-- Columns of one table, resolved the way the app's own queries would resolve its name.
+SELECT n.nspname AS schema, c.relname AS "table", a.attname AS "column",
+       format_type(a.atttypid, a.atttypmod) AS type
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+WHERE c.oid = to_regclass(%(name)s)
+ORDER BY a.attnum

@@ -1,0 +1,35 @@
+"""What `skene-cdc status` reports: a dict of sections, each from a function over one connection.
+Other parts (loops, logical replication) append their own section functions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+
+from skene_cdc import sql
+from skene_cdc.db import Row
+
+Section = Callable[[psycopg.Connection[Row]], Any]
+
+
+def capture_section(conn: psycopg.Connection[Row]) -> Any:
+    rows = conn.execute(sql.load("queries/status_capture")).fetchall()
+    now = datetime.now(UTC)
+    for r in rows:
+        oldest = r.pop("oldest_pending_at")
+        r["lag_seconds"] = round((now - oldest).total_seconds(), 3) if oldest else 0.0
+    return rows
+
+
+SECTIONS: dict[str, Section] = {
+    "capture": capture_section,
+    "listeners": lambda c: c.execute(sql.load("queries/status_listeners")).fetchall(),
+    "tables": lambda c: c.execute(sql.load("queries/status_tables")).fetchall(),
+}
+
+
+def collect(conn: psycopg.Connection[Row]) -> dict[str, Any]:
+    return {name: fn(conn) for name, fn in SECTIONS.items()}

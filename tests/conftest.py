@@ -1,0 +1,141 @@
+"""Fixtures: one real PostgreSQL cluster and one redis-server per session; a database per test,
+cloned from a template (the app schema, and a second template with skene already migrated)."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from skene_cdc.config import Config, parse_config
+from tests.pgcluster import INSTALL_HINT, PgCluster, RedisServer, find_pg_bindir
+
+HERE = Path(__file__).parent
+ROOT = HERE.parent
+
+DEFAULT_CONFIG = """\
+version: 1
+app:
+  users: {table: public.users, id: id, email: email, name: name, created_at: created_at}
+  activity:
+    - table: public.user_actions
+      user_id: user_id
+      timestamp: created_at
+      event: action_type
+capture:
+  poll_interval: 1s
+email:
+  provider: console
+  from: "Acme <hello@acme.test>"
+  templates: templates
+"""
+
+_counter = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def pg() -> Iterator[PgCluster]:
+    if find_pg_bindir() is None:
+        pytest.skip(INSTALL_HINT)
+    cluster = PgCluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop("immediate")
+
+
+def admin(pg: PgCluster) -> psycopg.Connection[tuple[object, ...]]:
+    return psycopg.connect(pg.url(), autocommit=True)
+
+
+@pytest.fixture(scope="session")
+def app_template(pg: PgCluster) -> str:
+    with admin(pg) as conn:
+        conn.execute("CREATE DATABASE app_template")
+    with psycopg.connect(pg.url("app_template"), autocommit=True) as conn:
+        conn.execute((HERE / "app_schema.sql").read_text())
+    return "app_template"
+
+
+@pytest.fixture(scope="session")
+def skene_template(pg: PgCluster, app_template: str, tmp_path_factory: pytest.TempPathFactory
+                   ) -> str:
+    from skene_cdc.migrations import runner
+
+    with admin(pg) as conn:
+        conn.execute("CREATE DATABASE skene_template TEMPLATE app_template")
+    d = tmp_path_factory.mktemp("skene_template")
+    runner.migrate(pg.url("skene_template"), write_config(d, DEFAULT_CONFIG))
+    return "skene_template"
+
+
+def clone(pg: PgCluster, template: str) -> str:
+    name = f"t{os.getpid()}_{next(_counter)}"
+    with admin(pg) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    return name
+
+
+def drop(pg: PgCluster, name: str) -> None:
+    with admin(pg) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def app_url(pg: PgCluster, app_template: str) -> Iterator[str]:
+    """A fresh database with the app schema, skene not installed."""
+    name = clone(pg, app_template)
+    yield pg.url(name)
+    drop(pg, name)
+
+
+@pytest.fixture
+def db_url(pg: PgCluster, skene_template: str) -> Iterator[str]:
+    """A fresh database with the app schema and skene migrated with DEFAULT_CONFIG."""
+    name = clone(pg, skene_template)
+    yield pg.url(name)
+    drop(pg, name)
+
+
+def write_config(directory: Path, text: str) -> Config:
+    path = directory / "skene.yaml"
+    path.write_text(text)
+    (directory / "templates").mkdir(exist_ok=True)
+    return parse_config(text, str(path))
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Config:
+    return write_config(tmp_path, DEFAULT_CONFIG)
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def cli_env(url: str, config_path: Path | str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SKENE_")}
+    env.update(DATABASE_URL=url, SKENE_CONFIG=str(config_path), PYTHONPATH=str(ROOT), **extra)
+    return env
+
+
+def run_cli(*args: str, url: str, config_path: Path | str, check: bool = True,
+            timeout: float = 120, **extra: str) -> subprocess.CompletedProcess[str]:
+    """Run `skene-cdc ARGS` as a user would: a separate process, env vars, exit status."""
+    proc = subprocess.run([sys.executable, "-m", "skene_cdc", *args], capture_output=True,
+                          text=True, env=cli_env(url, config_path, **extra), timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"skene-cdc {' '.join(args)} exited {proc.returncode}:\n"
+                             f"{proc.stdout}\n{proc.stderr}")
+    return proc

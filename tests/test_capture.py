@@ -1,0 +1,93 @@
+"""Trigger capture: what lands in skene.events for each kind of write."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+
+import psycopg
+
+
+def events(conn: psycopg.Connection[tuple[object, ...]]) -> list[tuple[object, ...]]:
+    return conn.execute("SELECT table_name, op, user_id, event, occurred_at, activity, source, "
+                        "data FROM skene.events ORDER BY id").fetchall()
+
+
+def test_insert_update_delete_are_captured(db_url: str) -> None:
+    t_action = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    with psycopg.connect(db_url) as conn:
+        conn.execute("INSERT INTO users (id, email, name) VALUES (7, 'g@x.test', 'Gus')")
+        conn.execute("INSERT INTO user_actions (id, user_id, action_type, created_at) "
+                     "VALUES (1, 7, 'first_project_created', %s)", (t_action,))
+        conn.execute("UPDATE user_actions SET action_type = 'renamed' WHERE id = 1")
+        conn.execute("DELETE FROM user_actions WHERE id = 1")
+        conn.commit()
+        rows = events(conn)
+    assert [(r[0], r[1], r[2], r[3]) for r in rows] == [
+        ("public.users", "insert", "7", "users.insert"),
+        ("public.user_actions", "insert", "7", "first_project_created"),
+        ("public.user_actions", "update", "7", "renamed"),
+        ("public.user_actions", "delete", "7", "renamed"),
+    ]
+    # Event time comes from the row's timestamp column, not the capture time.
+    assert rows[1][4] == t_action
+    # Signups and deletions are captured but are not user activity.
+    assert [r[5] for r in rows] == [False, True, True, False]
+    assert all(r[6] == "trigger" for r in rows)
+    assert rows[1][7]["action_type"] == "first_project_created"
+
+
+def test_multi_row_statements_and_copy_are_captured(db_url: str) -> None:
+    with psycopg.connect(db_url) as conn:
+        conn.execute("INSERT INTO users (email) SELECT 'u' || g || '@x.test' "
+                     "FROM generate_series(1, 50) g")
+        with conn.cursor().copy("COPY user_actions (user_id, action_type) FROM STDIN") as copy:
+            buf = io.StringIO()
+            for i in range(1, 51):
+                buf.write(f"{i}\tcopied\n")
+            copy.write(buf.getvalue())
+        conn.execute("UPDATE user_actions SET action_type = 'bulk' WHERE user_id <= 10")
+        conn.commit()
+        counts = conn.execute("SELECT table_name, op, count(*) FROM skene.events "
+                              "GROUP BY 1, 2 ORDER BY 1, 2").fetchall()
+        users = conn.execute("SELECT count(DISTINCT user_id) FROM skene.events WHERE "
+                             "table_name = 'public.user_actions'").fetchone()
+    assert counts == [("public.user_actions", "insert", 50), ("public.user_actions", "update", 10),
+                      ("public.users", "insert", 50)]
+    assert users == (50,)
+
+
+def test_truncate_is_captured(db_url: str) -> None:
+    with psycopg.connect(db_url) as conn:
+        conn.execute("INSERT INTO users (email) VALUES ('t@x.test')")
+        conn.execute("INSERT INTO user_actions (user_id, action_type) VALUES (1, 'x')")
+        conn.execute("TRUNCATE user_actions")
+        conn.commit()
+        last = conn.execute("SELECT table_name, op, user_id FROM skene.events "
+                            "ORDER BY id DESC LIMIT 1").fetchone()
+    assert last == ("public.user_actions", "truncate", None)
+
+
+def test_rolled_back_writes_leave_no_events(db_url: str) -> None:
+    with psycopg.connect(db_url) as conn:
+        conn.execute("INSERT INTO users (email) VALUES ('r@x.test')")
+        conn.rollback()
+        assert conn.execute("SELECT count(*) FROM skene.events").fetchone() == (0,)
+
+
+def test_app_role_without_skene_privileges_can_still_write(db_url: str) -> None:
+    """The capture function is SECURITY DEFINER: the app role needs no grant on schema skene."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("CREATE ROLE app_rw LOGIN")
+        conn.execute("GRANT ALL ON ALL TABLES IN SCHEMA public TO app_rw")
+        conn.execute("GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO app_rw")
+    with psycopg.connect(db_url.replace("postgres@", "app_rw@")) as conn:
+        conn.execute("INSERT INTO users (email) VALUES ('app@x.test')")
+        conn.commit()
+        try:
+            conn.execute("SELECT * FROM skene.events")
+            raise AssertionError("app role should not read skene.events")
+        except psycopg.errors.InsufficientPrivilege:
+            conn.rollback()
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("SELECT count(*) FROM skene.events").fetchone() == (1,)
