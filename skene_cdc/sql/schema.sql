@@ -126,3 +126,37 @@ $fn$;
 
 COMMENT ON FUNCTION skene.capture() IS
     'skene generic capture trigger: args (user_id column, timestamp column, event column, activity)';
+
+CREATE TABLE skene.deliveries (
+    id                  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    loop                text        NOT NULL,
+    user_id             text        NOT NULL,
+    step                integer     NOT NULL,
+    episode             text        NOT NULL,
+    channel             text        NOT NULL DEFAULT 'email',
+    provider            text        NOT NULL,
+    template            text        NOT NULL,
+    variant             text,
+    to_address          text,
+    context             jsonb       NOT NULL DEFAULT '{}',
+    state               text        NOT NULL DEFAULT 'pending'
+                        CHECK (state IN ('pending', 'sending', 'sent', 'dead', 'skipped')),
+    attempts            integer     NOT NULL DEFAULT 0,
+    max_attempts        integer     NOT NULL DEFAULT 4,
+    backoff             text        NOT NULL DEFAULT 'exponential'
+                        CHECK (backoff IN ('exponential', 'linear', 'fixed')),
+    base_delay          interval    NOT NULL DEFAULT '2 seconds',
+    max_delay           interval    NOT NULL DEFAULT '1 hour',
+    next_attempt_at     timestamptz NOT NULL DEFAULT now(),
+    idempotency_key     text        NOT NULL,
+    provider_message_id text,
+    last_error          text,
+    created_at          timestamptz NOT NULL DEFAULT now(),
+    updated_at          timestamptz NOT NULL DEFAULT now(),
+    sent_at             timestamptz,
+    CONSTRAINT deliveries_once_per_episode UNIQUE (loop, user_id, step, episode),
+    CONSTRAINT deliveries_idempotency_key UNIQUE (idempotency_key)
+);
+-- The sender's queue: only rows still to send are indexed.
+CREATE INDEX deliveries_due_idx ON skene.deliveries (next_attempt_at) WHERE state = 'pending';
+CREATE INDEX deliveries_user_idx ON skene.deliveries (user_id, loop);
