@@ -160,3 +160,26 @@ CREATE TABLE skene.deliveries (
 -- The sender's queue: only rows still to send are indexed.
 CREATE INDEX deliveries_due_idx ON skene.deliveries (next_attempt_at) WHERE state = 'pending';
 CREATE INDEX deliveries_user_idx ON skene.deliveries (user_id, loop);
+
+-- One row per (loop, user, episode): the funnel. enrolled -> met (condition held) -> sent ->
+-- converted (the loop's goal), or expired/failed. Loop engine and freemium gate both write here.
+CREATE TABLE skene.enrolments (
+    id                bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    loop              text        NOT NULL,
+    user_id           text        NOT NULL,
+    episode           text        NOT NULL,
+    variant           text,
+    state             text        NOT NULL DEFAULT 'enrolled'
+                      CHECK (state IN ('enrolled', 'met', 'sent', 'converted', 'expired', 'failed')),
+    enrolled_at       timestamptz NOT NULL DEFAULT now(),
+    expires_at        timestamptz,
+    met_at            timestamptz,
+    sent_at           timestamptz,
+    converted_at      timestamptz,
+    evaluations       integer     NOT NULL DEFAULT 0,
+    last_evaluated_at timestamptz,
+    last_error        text,
+    context           jsonb       NOT NULL DEFAULT '{}',
+    CONSTRAINT enrolments_once_per_episode UNIQUE (loop, user_id, episode)
+);
+CREATE INDEX enrolments_open_idx ON skene.enrolments (loop, user_id) WHERE state IN ('enrolled', 'met', 'sent');
