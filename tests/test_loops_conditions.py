@@ -151,3 +151,29 @@ def test_variants_are_sticky_and_the_funnel_splits_by_variant(db_url: str,
     assert funnel[None]["sent"] == 2 * n
     assert funnel["plain"]["sent"] + funnel["discount"]["sent"] == 2 * n
     assert (funnel["plain"]["converted"], funnel["discount"]["converted"]) == (3, 0)
+
+
+def test_schedule_runs_one_catch_up_firing_in_its_time_zone(db_url: str, tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from skene_cdc.db import connect
+    from skene_cdc.handlers.loops.plan import require_plans
+    from skene_cdc.handlers.loops.schedule import LoopScheduler, next_fire, previous_fire
+
+    config = loops_config(tmp_path, scheduled("hourly", "{type: dormant, days: 7}").replace(
+        '"0 9 * * *"', '"0 9,12,15,18 * * *"'))
+    [plan] = require_plans(config)
+    winter, summer = datetime(2026, 1, 15, 10, 30, tzinfo=UTC), datetime(2026, 7, 15, 8, 30,
+                                                                         tzinfo=UTC)
+    assert previous_fire(plan, winter) == datetime(2026, 1, 15, 8, 0, tzinfo=UTC)  # 9:00 CET
+    assert previous_fire(plan, summer) == datetime(2026, 7, 15, 7, 0, tzinfo=UTC)  # 9:00 CEST
+    assert next_fire(plan, winter) == datetime(2026, 1, 15, 11, 0, tzinfo=UTC)     # 12:00 CET
+    scheduler = LoopScheduler(db_url, config, [plan], listener_id="t")
+    with connect(db_url) as conn:
+        assert scheduler.tick(conn, winter) == 1
+        assert scheduler.tick(conn, winter) == 0              # the same firing never twice
+        assert scheduler.tick(conn, winter + timedelta(days=3)) == 1  # down 3 days: one catch-up
+        assert scheduler.tick(conn, winter + timedelta(days=3, minutes=5)) == 0
+    fired = rows(db_url, "SELECT fire_time FROM skene.schedule_firings ORDER BY fire_time")
+    assert [f["fire_time"] for f in fired] == [datetime(2026, 1, 15, 8, 0, tzinfo=UTC),
+                                               datetime(2026, 1, 18, 8, 0, tzinfo=UTC)]

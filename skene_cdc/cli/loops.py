@@ -86,7 +86,7 @@ def _print(results: list[StepResult], dry_run: bool) -> None:
                             f"{'would be' if dry_run else 'were'} acted on",
                       title_justify="left", title_style="bold")
         for col in ("user_id", "email", "template", "variant", "episode", "state"):
-            table.add_column(col)
+            table.add_column(col, overflow="fold")
         for d in r.decisions:
             table.add_row(d.user_id, d.to_address or "-", d.template, d.variant or "-",
                           d.episode, d.state)
@@ -107,7 +107,7 @@ def list_(ctx: Ctx) -> None:
     console = Console(soft_wrap=True)
     table = Table(title="loops", title_justify="left", title_style="bold")
     for col in ("loop", "type", "step", "trigger", "condition", "email"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     for loop in config.loops:
         for i, step in enumerate(loop.steps, 1):
             trig = step.trigger

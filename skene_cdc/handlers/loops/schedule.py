@@ -32,6 +32,7 @@ from skene_cdc.listener.service import run_with_reconnect
 log = logging.getLogger("skene.loops")
 
 SWEEP_EVERY = 30.0  # seconds: expiry, retries, and re-checking firings another listener dropped
+BACKLOG_WAIT = timedelta(minutes=10)  # a stuck consumer delays a firing this long, no longer
 
 
 def _cron(plan: StepPlan) -> ScheduleTrigger:
@@ -64,6 +65,8 @@ class LoopScheduler:
         self.waiting = [p for p in plans if p.mode == "waiting"]
         self.loops = sorted({p.loop.name for p in plans})
         self.listener_id = listener_id or f"{socket.gethostname()}:{os.getpid()}"
+        self.postponed = False
+        self._waiting: dict[tuple[str, int, datetime], datetime] = {}
 
     # -- firings -----------------------------------------------------------------------------
 
@@ -139,21 +142,46 @@ class LoopScheduler:
 
     # -- Service -----------------------------------------------------------------------------
 
-    def tick(self, conn: psycopg.Connection[Row], now: datetime | None = None) -> int:
+    def tick(self, conn: psycopg.Connection[Row], now: datetime | None = None, *,
+             wait_for_consumer: bool = True) -> int:
         now = now or datetime.now(UTC)
         done = 0
+        self.postponed = False
         for plan in self.scheduled:
-            if self.fire(conn, plan, previous_fire(plan, now)) is not None:
+            fire_time = previous_fire(plan, now)
+            if wait_for_consumer and self._behind(conn, plan, fire_time, now):
+                self.postponed = True
+                continue
+            if self.fire(conn, plan, fire_time) is not None:
                 done += 1
         done += self.retry_failed(conn)
         done += self.sweep(conn)
         return done
 
+    def _behind(self, conn: psycopg.Connection[Row], plan: StepPlan, fire_time: datetime,
+                now: datetime) -> bool:
+        """Wait while events captured before now are unprocessed: the rollups the conditions
+        read would be stale (a user active since would look dormant)."""
+        with conn.transaction():
+            row = conn.execute(sql.load("loops/backlog_before"),
+                               {"cursor": "main", "before": now}).fetchone()
+        key = (plan.loop.name, plan.number, fire_time)
+        if not row or not row["pending"]:
+            self._waiting.pop(key, None)
+            return False
+        since = self._waiting.setdefault(key, now)
+        if now - since > BACKLOG_WAIT:
+            log.warning("%s: the event consumer is behind; running the %s firing anyway",
+                        plan.label, fire_time.isoformat())
+            return False
+        return True
+
     def drain(self) -> int:
         with connect(self.url) as conn:
             with conn.transaction():
                 register_loops(conn, self.config)
-            return self.tick(conn)
+            # `listen --once` drained the consumer just before: no need to wait for it.
+            return self.tick(conn, wait_for_consumer=False)
 
     def run(self, stop: threading.Event) -> None:
         run_with_reconnect(self.name, lambda: self._run(stop), stop)
@@ -170,7 +198,7 @@ class LoopScheduler:
                         raise
                     log.error("loops: tick failed, will retry: %s", exc)
                 now = datetime.now(UTC)
-                wake = now + timedelta(seconds=SWEEP_EVERY)
+                wake = now + timedelta(seconds=1 if self.postponed else SWEEP_EVERY)
                 for plan in self.scheduled:
                     wake = min(wake, next_fire(plan, now))
                 stop.wait(max(0.05, (wake - datetime.now(UTC)).total_seconds()))
