@@ -141,3 +141,25 @@ def test_retention_new_spell_after_cooldown_is_a_new_episode(db_url: str, tmp_pa
     sent = deliveries(db_url)
     assert len(sent) == 2 and sent[0]["episode"] != sent[1]["episode"]
     assert rows(db_url, SEED_QUERY) == []
+
+
+def test_enroll_existing_users_and_event_triggers(db_url: str, tmp_path: Path) -> None:
+    existing = ACTIVATION.replace("    recovery:", "    enroll: existing\n    recovery:")
+    on_login = ACTIVATION.replace("name: activation", "name: onboard").replace(
+        "{type: database, table: users, event: insert}", "{type: event, event: login}")
+    config = loops_config(tmp_path, existing, on_login)
+    add_users(db_url, (1, "Ann"), (2, "Bob"))
+    act(db_url, 1, "first_project_created")
+    pipeline(db_url, config)  # the loop starts: Ann and Bob were already there
+    assert [(d["loop"], d["user_id"]) for d in deliveries(db_url)] == [("activation", "1")]
+    assert set(enrolments(db_url, "activation")) == {"1", "2"}
+    add_users(db_url, (3, "Cy"))  # arrives after the loop: `existing` leaves Cy out
+    act(db_url, 2, "login")       # Bob's login enrols him in onboard ...
+    pipeline(db_url, config)
+    assert set(enrolments(db_url, "activation")) == {"1", "2"}
+    assert set(enrolments(db_url, "onboard")) == {"2"}
+    act(db_url, 2, "first_project_created")  # ... and his first project completes both
+    act(db_url, 3, "first_project_created")
+    pipeline(db_url, config)
+    assert [(d["loop"], d["user_id"]) for d in deliveries(db_url)] == [
+        ("activation", "1"), ("activation", "2"), ("onboard", "2")]

@@ -144,7 +144,8 @@ def plan_loops(config: Config) -> tuple[list[StepPlan], list[Problem]]:
             assert isinstance(step.trigger, DatabaseTrigger | ScheduleTrigger | EventTrigger)
             path = ("loops", li, "steps", si)
             label = f"loop {loop.name!r} step {si + 1}"
-            found = _step_problems(config, path, label, step.trigger, step.condition, step.action)
+            found = _step_problems(config, path, label, loop, step.trigger, step.condition,
+                                   step.action)
             query: QueryInfo | None = None
             if isinstance(step.condition, QueryCondition):
                 try:
@@ -165,13 +166,13 @@ def plan_loops(config: Config) -> tuple[list[StepPlan], list[Problem]]:
                             "remove $1 (a scheduled query returns all users to act on), or "
                             "use a database/event trigger"))
             problems.extend(found)
-            if not found:
+            if not any(p.severity == "error" for p in found):
                 plans.append(StepPlan(loop, si, step.trigger, step.condition, step.action, query,
                                       config.where(*path)))
     return plans, problems
 
 
-def _step_problems(config: Config, path: tuple[str | int, ...], label: str,
+def _step_problems(config: Config, path: tuple[str | int, ...], label: str, loop: Loop,
                    trigger: EngineTrigger, condition: EngineCondition,
                    action: EmailAction) -> list[Problem]:
     out: list[Problem] = []
@@ -198,6 +199,12 @@ def _step_problems(config: Config, path: tuple[str | int, ...], label: str,
         out.append(Problem(config.where(*path, "action"),
                            f"{label}: the email action names no template",
                            "add `template: NAME` (templates/NAME.html) or `variants`"))
+    if loop.enroll != "new" and (loop.type != "activation" or isinstance(
+            trigger, ScheduleTrigger)):
+        out.append(Problem(config.where(*path[:2], "enroll"),
+                           f"{label}: enroll: {loop.enroll} only applies to activation loops "
+                           "with a database or event trigger; it is ignored here",
+                           "remove `enroll`", severity="warning"))
     if isinstance(condition, MilestoneCondition) and (
             sorted(set(condition.counts)) != condition.counts or min(condition.counts) < 1):
         out.append(Problem(config.where(*path, "condition", "counts"),

@@ -176,20 +176,32 @@ class LoopScheduler:
             return False
         return True
 
+    def start(self, conn: psycopg.Connection[Row]) -> int:
+        """Once per process: mirror the loops into skene.loops, enrol existing users where a
+        step asks for it (`enroll: existing|all`)."""
+        with conn.transaction():
+            register_loops(conn, self.config)
+            enrolled = 0
+            for plan in self.waiting:
+                if plan.loop.enroll != "new" and plan.loop.type == "activation":
+                    enrolled += conn.execute(sql.load("loops/enrol_existing"), {
+                        "loop": plan.loop.name, "step": plan.number,
+                        "episode": "activation" + plan.suffix, "within": plan.loop.within,
+                        "existing_only": plan.loop.enroll == "existing"}).rowcount
+        return enrolled
+
     def drain(self) -> int:
         with connect(self.url) as conn:
-            with conn.transaction():
-                register_loops(conn, self.config)
+            done = self.start(conn)
             # `listen --once` drained the consumer just before: no need to wait for it.
-            return self.tick(conn, wait_for_consumer=False)
+            return done + self.tick(conn, wait_for_consumer=False)
 
     def run(self, stop: threading.Event) -> None:
         run_with_reconnect(self.name, lambda: self._run(stop), stop)
 
     def _run(self, stop: threading.Event) -> None:
         with connect(self.url) as conn:
-            with conn.transaction():
-                register_loops(conn, self.config)
+            self.start(conn)
             while not stop.is_set():
                 try:
                     self.tick(conn)
