@@ -163,3 +163,21 @@ def test_enroll_existing_users_and_event_triggers(db_url: str, tmp_path: Path) -
     pipeline(db_url, config)
     assert [(d["loop"], d["user_id"]) for d in deliveries(db_url)] == [
         ("activation", "1"), ("activation", "2"), ("onboard", "2")]
+
+
+def test_the_seeds_retention_query_as_a_condition(db_url: str, tmp_path: Path) -> None:
+    seeds = RETENTION.replace("condition: {type: dormant, days: 7}", f"""condition:
+          type: query
+          query: {SEED_QUERY.replace("user_id FROM", "* FROM").replace(" ORDER BY user_id", "")}
+          timeout: 10m""")
+    config = loops_config(tmp_path, seeds)
+    add_users(db_url, (1, "Ann"), (2, "Bob"))
+    act(db_url, 1, "export", days_ago=8)
+    act(db_url, 2, "login", days_ago=2)
+    pipeline(db_url, config)
+    [sent] = deliveries(db_url)
+    assert sent["user_id"] == "1" and sent["episode"].startswith("spell:")
+    assert sent["context"]["user"]["last_event"] == "export"
+    assert sent["context"]["user"]["re_engagement_sent"] is False  # as the query saw it
+    run_loop(db_url, config, "retention")
+    assert len(deliveries(db_url)) == 1
