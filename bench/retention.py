@@ -56,7 +56,7 @@ def run_script(conn: psycopg.Connection[Row], name: str, params: dict[str, int])
     for statement in load(name).split(";\n"):
         if statement.strip() and not all(line.startswith("--") or not line.strip()
                                          for line in statement.splitlines()):
-            conn.execute(statement, params)  # type: ignore[arg-type]  # bench-local SQL
+            conn.execute(statement, params)
     conn.commit()
 
 
@@ -78,7 +78,7 @@ def build(url: str, users: int, rows: int) -> tuple[float, StepPlan]:
         path.write_text(CONFIG)
         config = parse_config(CONFIG, str(path))
         with connect(url, autocommit=True) as conn:
-            conn.execute((ROOT / "tests" / "app_schema.sql").read_text())  # type: ignore[arg-type]
+            conn.execute((ROOT / "tests" / "app_schema.sql").read_text())
         runner.migrate(url, config)
     [plan] = require_plans(config)
     start = time.perf_counter()
@@ -126,14 +126,14 @@ def main() -> None:
         base = cluster.url()
     scratch = f"bench_retention_{int(time.time())}"
     with psycopg.connect(base, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{scratch}"')  # type: ignore[arg-type]
+        admin.execute(f'CREATE DATABASE "{scratch}"')
     url = base.rsplit("/", 1)[0] + "/" + scratch
     try:
         build_secs, plan = build(url, args.users, args.rows)
         results = measure(url, plan, args.repeat)
     finally:
         with psycopg.connect(base, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')  # type: ignore[arg-type]
+            admin.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
         if cluster:
             cluster.stop("immediate")
     print(f"\nretention evaluation: {args.users:,} users, {args.rows:,} activity rows "
