@@ -143,6 +143,9 @@ def main() -> None:
     print("-" * 76)
     for name, secs, n, what in results:
         print(f"{name:<44} {secs:>9.3f} {naive / secs if secs else 0:>8.1f}x {n:>10,} {what}")
+    if results[0][2] != results[1][2]:
+        print(f"WARNING: the engine found {results[1][2]} dormant users, the naive query "
+              f"{results[0][2]}: they should agree")
 
 
 if __name__ == "__main__":
