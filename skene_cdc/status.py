@@ -28,6 +28,8 @@ SECTIONS: dict[str, Section] = {
     "capture": capture_section,
     "listeners": lambda c: c.execute(sql.load("queries/status_listeners")).fetchall(),
     "tables": lambda c: c.execute(sql.load("queries/status_tables")).fetchall(),
+    "deliveries": lambda c: c.execute(sql.load("email/status_deliveries")).fetchall(),
+    "delivery errors": lambda c: c.execute(sql.load("email/status_delivery_errors")).fetchall(),
 }
 
 
