@@ -77,8 +77,8 @@ def email_config(directory: Path, *, provider: str = "resend", lease: str = "5m"
     return config
 
 
-@pytest.fixture
-def fake_resend(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeResend]:
+@pytest.fixture(name="fake_resend")
+def fake_resend_fixture(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeResend]:
     with FakeResend(api_key=API_KEY) as fake:
         monkeypatch.setenv("RESEND_API_KEY", API_KEY)
         monkeypatch.setenv("RESEND_API_URL", fake.url)

@@ -57,7 +57,8 @@ class FakeResend:
         self.held = threading.Event()  # set when a held request has been accepted
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
+                                        daemon=True)
 
     # -- lifecycle ---------------------------------------------------------------------------
 

@@ -19,7 +19,8 @@ class SmtpSink:
         self.fail_next: list[str] = []  # replies to give instead of "250" after DATA
         self._server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
+                                        daemon=True)
 
     @property
     def port(self) -> int:
@@ -80,7 +81,8 @@ class SmtpSink:
                         if sink.fail_next:
                             self.reply(sink.fail_next.pop(0))
                             continue
-                        msg = message_from_bytes(data, policy=policy.default)
+                        msg = message_from_bytes(data.replace(b"\r\n", b"\n"),
+                                                 policy=policy.default)
                         sink.messages.append(msg)  # type: ignore[arg-type]
                         sink.envelopes.append((sender, rcpts))
                         self.reply("250 queued")

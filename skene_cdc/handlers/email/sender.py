@@ -163,8 +163,12 @@ class Sender:
         decided = context.get("user")
         if not isinstance(decided, dict):
             decided = {k: v for k, v in context.items() if k not in ("event", "personalization")}
-        # The condition's columns as decided, refreshed with the user's current skene.users row.
-        user = {**decided, **(fresh_user or {})}
+        # The condition's columns as decided, refreshed with the user's current skene.users row
+        # (a NULL there does not blank out what the decision saw).
+        user = dict(decided)
+        for key, value in (fresh_user or {}).items():
+            if value is not None or key not in user:
+                user[key] = value
         user.setdefault("user_id", row["user_id"])
         event = context.get("event")
         personalization = context.get("personalization")
@@ -220,6 +224,7 @@ class Sender:
                     "delays": [p[2] for p in plan],
                     "errors": [(o.error or "unknown error")[:2000] for o in failed]})
         self.sent += len(sent)
+        log.debug("email: batch of %d: %d sent, %d failed", len(outcomes), len(sent), len(failed))
         for o, (_, state, delay) in zip(failed, plan, strict=True):
             r = o.row
             if state == "dead":

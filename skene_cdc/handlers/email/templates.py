@@ -51,7 +51,7 @@ class Compiled:
     subject: _Part
     html: _Part
     text: _Part | None
-    mtimes: tuple[int, int | None]
+    mtimes: tuple[tuple[int, int], tuple[int, int] | None]
 
 
 def _finalize(value: Any) -> Any:
@@ -154,8 +154,8 @@ class Templates:
     def get(self, name: str) -> Compiled:
         html_path, text_path = self.path(name), self.path(name, ".txt")
         try:
-            mtimes = (html_path.stat().st_mtime_ns,
-                      text_path.stat().st_mtime_ns if text_path.is_file() else None)
+            # (mtime, size): a coarse file-system clock may not tick between two quick edits.
+            mtimes = (_stamp(html_path), _stamp(text_path) if text_path.is_file() else None)
         except FileNotFoundError:
             raise TemplateProblem(f"template {name!r} not found: no file {html_path}",
                                   hint=f"Create {html_path.name} in {self.directory}, or fix "
@@ -171,7 +171,7 @@ class Templates:
         return compiled
 
     def _compile(self, name: str, html_path: Path, text_path: Path | None,
-                 mtimes: tuple[int, int | None]) -> Compiled:
+                 mtimes: tuple[tuple[int, int], tuple[int, int] | None]) -> Compiled:
         source = html_path.read_text(encoding="utf-8")
         shown = str(html_path)
         subject, subject_line, body, body_line = _front_matter(source, shown)
@@ -195,6 +195,11 @@ class Templates:
                                   hint="Give the front matter a non-empty `subject:`")
         return Rendered(subject=subject, html=render_part(compiled.html, variables),
                         text=render_part(compiled.text, variables) if compiled.text else None)
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_mtime_ns, st.st_size
 
 
 def _front_matter(source: str, path: str, required: bool = True) -> tuple[str, int, str, int]:
