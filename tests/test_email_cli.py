@@ -7,11 +7,14 @@ import re
 import signal
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
+from click.testing import CliRunner, Result
 
 from skene_cdc.checks import CheckContext
+from skene_cdc.cli.main import cli
 from skene_cdc.config import parse_config
 from skene_cdc.config.loops import Recovery
 from skene_cdc.db import connect
@@ -33,7 +36,7 @@ from tests.emailkit import (
 from tests.fakes.resend_server import FakeResend
 
 
-def resend_env(fake: FakeResend, key: str = API_KEY) -> dict[str, str]:
+def resend_env(fake: FakeResend, key: str = API_KEY) -> dict[str, Any]:
     return {"RESEND_API_KEY": key, "RESEND_API_URL": fake.url}
 
 
@@ -259,21 +262,26 @@ def test_preview_renders_for_one_user(db_url: str, tmp_path: Path) -> None:
     out = run_cli("preview", "welcome", "--user", "1", url=db_url, config_path=cfg).stdout
     assert "To: ann@x.test" in out and "Subject: Welcome aboard, Ann" in out
     assert "Hi Ann, your first project is live." in out and "loop welcome" in out
+
+    # The other forms in-process (same command, no interpreter start-up per case).
+    def preview(*args: str) -> Result:
+        return CliRunner().invoke(cli, ["preview", "welcome", *args],
+                                  env={"DATABASE_URL": db_url, "SKENE_CONFIG": str(cfg)})
+
     html = tmp_path / "out.html"
-    out = run_cli("preview", "welcome", "--user", "1", "--html", str(html), url=db_url,
-                  config_path=cfg).stdout
+    result = preview("--user", "1", "--html", str(html))
+    assert result.exit_code == 0, result.output
     assert html.read_text() == "<p>Hi Ann, your first project is live.</p>\n"
-    assert str(html) in out
-    path = run_cli("preview", "welcome", "--user", "1", "--open", url=db_url,
-                   config_path=cfg).stdout.strip()
+    assert str(html) in result.output
+    result = preview("--user", "1", "--open")
+    path = Path(result.output.strip())
     try:
-        assert Path(path).read_text() == "<p>Hi Ann, your first project is live.</p>\n"
+        assert path.read_text() == "<p>Hi Ann, your first project is live.</p>\n"
     finally:
-        Path(path).unlink()
-    bad = run_cli("preview", "welcome", "--user", "404", url=db_url, config_path=cfg,
-                  check=False)
-    assert bad.returncode == 2 and "no user with id '404'" in bad.stderr
+        path.unlink()
+    result = preview("--user", "404")
+    assert result.exit_code == 2 and "no user with id '404'" in result.output
     (tmp_path / "templates" / "welcome.html").write_text(
         '---\nsubject: "x"\n---\n{{ user.nickname }}\n')
-    bad = run_cli("preview", "welcome", "--user", "1", url=db_url, config_path=cfg, check=False)
-    assert bad.returncode == 2 and "welcome.html:4: undefined variable" in bad.stderr
+    result = preview("--user", "1")
+    assert result.exit_code == 2 and "welcome.html:4: undefined variable" in result.output

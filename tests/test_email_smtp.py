@@ -3,6 +3,7 @@ the idempotency key, 4xx retried, 5xx dead, and the password never in an error."
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,10 +13,10 @@ from tests.fakes.smtp_sink import SmtpSink
 
 
 @pytest.fixture
-def sink(monkeypatch: pytest.MonkeyPatch) -> SmtpSink:
+def sink(monkeypatch: pytest.MonkeyPatch) -> Iterator[SmtpSink]:
     with SmtpSink(username="mailer", password="pa:ss w0rd") as s:
         monkeypatch.setenv("SMTP_URL", s.url("mailer:pa%3Ass%20w0rd@"))
-        yield s  # type: ignore[misc]
+        yield s
 
 
 def test_smtp_sends_multipart_with_stable_message_id(db_url: str, tmp_path: Path,

@@ -9,12 +9,16 @@ Scriptable: `fail(n, status)` answers the next n sends with an error, `rate_limi
 n)` with 429 + Retry-After, `always(status)` forever, `delay` seconds per request, and `hold()`
 accepts an email but does not answer until `release()` (to kill a sender in between).
 Every request is recorded in `requests`; accepted emails (one per key) in `emails`.
+
+`python -m tests.fakes.resend_server [--delay S]` runs one in its own process (prints its URL);
+`GET /_stats` then gives its counters.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import socket
 import threading
 import time
 import uuid
@@ -125,6 +129,22 @@ class FakeResend:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
+            def setup(self) -> None:
+                super().setup()
+                # Headers and body go out in two writes; without NODELAY, Nagle plus the
+                # client's delayed ACK adds ~40 ms to every keep-alive request.
+                self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+            def do_GET(self) -> None:
+                # Not Resend's: counters for a fake running in another process (the bench).
+                if self.path != "/_stats":
+                    self._reply(*_error(404, "not_found", f"no route {self.path}"))
+                    return
+                with fake._lock:
+                    stats = {"requests": len(fake.requests), "emails": len(fake.emails),
+                             "max_sends_per_key": max(fake.sends_per_key().values(), default=0)}
+                self._reply(200, stats, {})
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
@@ -205,3 +225,23 @@ class FakeResend:
 
 def _error(status: int, name: str, message: str) -> tuple[int, dict[str, Any], dict[str, str]]:
     return status, {"statusCode": status, "name": name, "message": message}, {}
+
+
+def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds per request")
+    parser.add_argument("--api-key", default="re_test_key")
+    args = parser.parse_args()
+    fake = FakeResend(api_key=args.api_key)
+    fake.delay = args.delay
+    print(fake.url, flush=True)
+    try:
+        fake._server.serve_forever(0.05)
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

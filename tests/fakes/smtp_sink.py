@@ -49,7 +49,8 @@ class SmtpSink:
 
             def handle(self) -> None:
                 self.reply("220 sink ESMTP")
-                sender, rcpts, authed = "", [], sink.username is None
+                sender, authed = "", sink.username is None
+                rcpts: list[str] = []
                 while True:
                     line = self.readline()
                     if not line and self.rfile.closed:
@@ -83,7 +84,7 @@ class SmtpSink:
                             continue
                         msg = message_from_bytes(data.replace(b"\r\n", b"\n"),
                                                  policy=policy.default)
-                        sink.messages.append(msg)  # type: ignore[arg-type]
+                        sink.messages.append(msg)
                         sink.envelopes.append((sender, rcpts))
                         self.reply("250 queued")
                     elif verb in {"RSET", "NOOP"}:
