@@ -29,7 +29,7 @@ SECTIONS: dict[str, Section] = {
     "listeners": lambda c: c.execute(sql.load("queries/status_listeners")).fetchall(),
     "tables": lambda c: c.execute(sql.load("queries/status_tables")).fetchall(),
     "deliveries": lambda c: c.execute(sql.load("email/status_deliveries")).fetchall(),
-    "delivery errors": lambda c: c.execute(sql.load("email/status_delivery_errors")).fetchall(),
+    "delivery_errors": lambda c: c.execute(sql.load("email/status_delivery_errors")).fetchall(),
 }
 
 

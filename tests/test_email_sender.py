@@ -79,6 +79,18 @@ def test_context_from_the_engine_is_rendered(db_url: str, tmp_path: Path,
     assert "text" not in email
 
 
+def test_full_user_row_in_context_is_used_as_decided(db_url: str, tmp_path: Path,
+                                                     fake_resend: FakeResend) -> None:
+    """A loop stores the condition's row joined with skene.users: that is what is rendered, even
+    for a user no longer in the app's table."""
+    cfg = email_config(tmp_path)
+    enqueue(db_url, "99", context=delivery_context(
+        user={"user_id": "99", "email": "gone@x.test", "name": "Gwen"}))
+    assert sender(db_url, cfg).drain() == 1
+    [email] = fake_resend.emails
+    assert (email["to"], email["subject"]) == (["gone@x.test"], "Welcome aboard, Gwen")
+
+
 def test_500_twice_then_200_is_one_email_three_attempts_with_backoff(
         db_url: str, tmp_path: Path, fake_resend: FakeResend) -> None:
     cfg = email_config(tmp_path)
@@ -164,7 +176,7 @@ def test_always_500_is_dead_after_retries_and_visible(
     report = json.loads(run_cli("status", "--json", url=db_url, config_path=cfg_path).stdout)
     [dead] = report["deliveries"]
     assert (dead["state"], dead["n"]) == ("dead", 1) and "resend 500" in dead["last_error"]
-    assert report["delivery errors"][0]["id"] == did
+    assert report["delivery_errors"][0]["id"] == did
     assert API_KEY not in out
 
 

@@ -118,9 +118,13 @@ class Sender:
                                      {**params, "limit": self.batch_size - len(rows)}).fetchall()
             if not rows:
                 return [], []
+            # A loop normally stores the user's full row (the condition joined with skene.users)
+            # in the context; only rows without one are completed from skene.users, because the
+            # view's text user_id is not indexable on the app's table.
             users: dict[str, Row] = {}
-            if any(r["rendered"] is None for r in rows):
-                ids = sorted({r["user_id"] for r in rows if r["rendered"] is None})
+            ids = sorted({r["user_id"] for r in rows
+                          if r["rendered"] is None and _decided_user(r).get("email") is None})
+            if ids:
                 for u in conn.execute(sql.load("email/users_for"), {"ids": ids}).fetchall():
                     users[str(u["user_id"])] = u
             renders: list[tuple[int, dict[str, Any]]] = []
@@ -160,14 +164,10 @@ class Sender:
 
     def _render(self, row: Row, fresh_user: Row | None) -> dict[str, Any]:
         context: dict[str, Any] = row["context"] or {}
-        decided = context.get("user")
-        if not isinstance(decided, dict):
-            decided = {k: v for k, v in context.items() if k not in ("event", "personalization")}
-        # The condition's columns as decided, refreshed with the user's current skene.users row
-        # (a NULL there does not blank out what the decision saw).
-        user = dict(decided)
+        # What the loop decided on wins; the skene.users row only fills in what it lacks.
+        user = _decided_user(row)
         for key, value in (fresh_user or {}).items():
-            if value is not None or key not in user:
+            if user.get(key) is None:
                 user[key] = value
         user.setdefault("user_id", row["user_id"])
         event = context.get("event")
@@ -298,6 +298,14 @@ class Sender:
                 return
             for _ in wake.notifies(timeout=min(left, 0.25), stop_after=1):
                 return
+
+
+def _decided_user(row: Row) -> dict[str, Any]:
+    context: dict[str, Any] = row["context"] or {}
+    user = context.get("user")
+    if isinstance(user, dict):
+        return dict(user)
+    return {k: v for k, v in context.items() if k not in ("event", "personalization")}
 
 
 def _message(row: Row) -> Message:
