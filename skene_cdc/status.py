@@ -30,6 +30,8 @@ SECTIONS: dict[str, Section] = {
     "listeners": lambda c: c.execute(sql.load("queries/status_listeners")).fetchall(),
     "tables": lambda c: c.execute(sql.load("queries/status_tables")).fetchall(),
     "loops": funnel_rows,
+    "deliveries": lambda c: c.execute(sql.load("email/status_deliveries")).fetchall(),
+    "delivery_errors": lambda c: c.execute(sql.load("email/status_delivery_errors")).fetchall(),
 }
 
 
