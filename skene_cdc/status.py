@@ -28,6 +28,7 @@ SECTIONS: dict[str, Section] = {
     "capture": capture_section,
     "listeners": lambda c: c.execute(sql.load("queries/status_listeners")).fetchall(),
     "tables": lambda c: c.execute(sql.load("queries/status_tables")).fetchall(),
+    "freemium": lambda c: c.execute(sql.load("freemium/status")).fetchall(),
 }
 
 
