@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-import redis
 import stripe
 
 from skene_cdc.billing.events import Outcome, StripeProcessor
 from skene_cdc.config import Config, load_config
 from skene_cdc.db import connect, require_schema
 from skene_cdc.errors import ConfigError, SkeneError
+from skene_cdc.freemium.meter import client as meter_client
 from skene_cdc.freemium.meter import redis_config
 from skene_cdc.freemium.rules import build_rules
 
@@ -53,8 +53,7 @@ class StripeWebhookApp:
         # The plan cache lives where the gate reads it; without freemium loops there is none.
         rc = redis_config(config)
         timeout = rc.timeout.total_seconds()
-        self.redis = (redis.Redis.from_url(redis_url or rc.url, decode_responses=True,
-                                           socket_timeout=timeout, socket_connect_timeout=timeout)
+        self.redis = (meter_client(redis_url or rc.url, timeout)
                       if redis_url or config.redis or build_rules(config) else None)
         self.processor = StripeProcessor(config, self.redis)
 

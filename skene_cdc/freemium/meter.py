@@ -13,6 +13,9 @@ from typing import Any
 
 import redis
 import redis.asyncio as aredis
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from skene_cdc.config import Config
 from skene_cdc.config.models import Redis as RedisConfig
@@ -73,8 +76,19 @@ class Decision:
 
 
 def client(url: str, timeout: float) -> redis.Redis:
+    """A client for the request path. redis-py's default retries ten times with backoff, which
+    would hold every request for seconds while Redis is down; one immediate retry on a dropped
+    connection (a pooled socket Redis closed when it restarted) is enough. Never on a timeout:
+    the script may have run, and counting twice is worse than failing open once."""
     return redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
-                                decode_responses=True)
+                                decode_responses=True,
+                                retry=Retry(NoBackoff(), 1, (redis.ConnectionError,)))
+
+
+def async_client(url: str, timeout: float) -> aredis.Redis:
+    return aredis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
+                                 decode_responses=True,
+                                 retry=AsyncRetry(NoBackoff(), 1, (redis.ConnectionError,)))
 
 
 class Meter:
@@ -114,8 +128,7 @@ class Meter:
         loop = asyncio.get_running_loop()
         pair = self._async.get(loop)
         if pair is None:
-            r = aredis.Redis.from_url(self.url, socket_timeout=self.timeout,
-                                      socket_connect_timeout=self.timeout, decode_responses=True)
+            r = async_client(self.url, self.timeout)
             pair = (r, r.register_script(LUA))
             self._async[loop] = pair
         return pair
