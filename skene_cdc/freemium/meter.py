@@ -4,6 +4,7 @@ refuses) and queues the event for PostgreSQL, atomically and in one round trip."
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import weakref
 from dataclasses import dataclass
@@ -19,9 +20,11 @@ from redis.retry import Retry
 
 from skene_cdc.config import Config
 from skene_cdc.config.models import Redis as RedisConfig
+from skene_cdc.freemium import fastpath
 from skene_cdc.freemium.rules import UNLIMITED, Rule
 
 LUA = resources.files(__package__).joinpath("meter.lua").read_text("utf-8")
+LUA_SHA = hashlib.sha1(LUA.encode()).hexdigest()
 # Counters outlive their window by a day, so a late drain or a status query still sees them.
 KEEP_AFTER_WINDOW = 86400
 
@@ -99,8 +102,7 @@ class Meter:
         self.url, self.prefix, self.timeout = url, prefix, timeout
         self.redis = client(url, timeout)
         self._script = self.redis.register_script(LUA)
-        self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop,
-                                               tuple[aredis.Redis, Any]] = \
+        self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = \
             weakref.WeakKeyDictionary()
         self.stream = usage_stream(prefix)
 
@@ -121,17 +123,19 @@ class Meter:
     async def acheck(self, rule: Rule, user_id: str, event: str, *, now_ms: int = 0,
                      resolve: bool = False) -> Decision:
         keys, args = self._args(rule, user_id, event, now_ms, resolve)
-        _, script = self._async_client()
+        script = self._async_script()
         return Decision.from_reply(await script(keys=keys, args=args))
 
-    def _async_client(self) -> tuple[aredis.Redis, Any]:
+    def _async_script(self) -> Any:
         loop = asyncio.get_running_loop()
-        pair = self._async.get(loop)
-        if pair is None:
-            r = async_client(self.url, self.timeout)
-            pair = (r, r.register_script(LUA))
-            self._async[loop] = pair
-        return pair
+        script = self._async.get(loop)
+        if script is None:
+            if fastpath.supported(self.url):
+                script = fastpath.PipelinedScript(self.url, LUA, LUA_SHA, self.timeout)
+            else:
+                script = async_client(self.url, self.timeout).register_script(LUA)
+            self._async[loop] = script
+        return script
 
     def used(self, rule: Rule, user_id: str, window_start: int) -> int:
         value = self.redis.get(f"{counter_prefix(self.prefix, rule, user_id)}:{window_start}")
