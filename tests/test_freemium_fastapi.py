@@ -4,6 +4,7 @@ and the conversion is credited to the prompt."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from pathlib import Path
@@ -97,6 +98,8 @@ def test_limit_prompt_once_then_stripe_upgrade(db_url: str, redis_server: RedisS
                       ) == 100
         assert scalar(db_url, "SELECT count(*) FROM skene.events WHERE source = 'api' "
                               "AND event = 'freemium.blocked'") == 5
+        assert rows(db_url, "SELECT DISTINCT data->>'endpoint', data->>'plan' FROM skene.events "
+                            "WHERE source = 'api'") == [("/api/features/*", "free")]
         deliveries = rows(db_url, "SELECT loop, user_id, template, to_address, state, episode "
                                   "FROM skene.deliveries")
         assert len(deliveries) == 1
@@ -143,3 +146,34 @@ def test_limit_prompt_once_then_stripe_upgrade(db_url: str, redis_server: RedisS
     event = json.loads(payload)
     assert scalar(db_url, "SELECT user_id FROM skene.events WHERE external_id = %s",
                   (event["id"],)) == "42"
+
+
+def test_fifty_parallel_http_requests_at_the_edge(db_url: str, redis_server: RedisServer,
+                                                  tmp_path: Path) -> None:
+    """97 used; 50 requests in flight at once against the uvicorn server: exactly 3 pass."""
+    cfg = freemium_config(tmp_path, redis_server.url)
+    me = {"x-user": "edge"}
+    with serve(build_app(cfg, db_url, redis_server.url)) as base:
+        with httpx.Client(base_url=base, timeout=30) as client:
+            for _ in range(97):
+                assert client.post("/api/features/x", headers=me).status_code == 200
+
+        async def burst() -> list[int]:
+            limits = httpx.Limits(max_connections=50)
+            async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as ac:
+                gate = asyncio.Event()
+
+                async def one() -> int:
+                    await gate.wait()
+                    return (await ac.post("/api/features/x", headers=me)).status_code
+
+                tasks = [asyncio.create_task(one()) for _ in range(50)]
+                await asyncio.sleep(0)
+                gate.set()
+                return list(await asyncio.gather(*tasks))
+
+        codes = asyncio.run(burst())
+    assert codes.count(200) == 3 and codes.count(402) == 47
+    assert UsageDrain(db_url, cfg).drain() == 147
+    assert scalar(db_url, "SELECT count(*) FROM skene.events WHERE source = 'api' "
+                          "AND activity") == 100

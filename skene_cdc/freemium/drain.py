@@ -59,6 +59,15 @@ class UsageSink:
     def __init__(self, config: Config, profiles: redis.Redis | None = None) -> None:
         self.config = config
         self.profiles = profiles  # set when app.users.redis_hash is configured
+        self._endpoints: dict[tuple[str, int], str | None] = {}
+
+    def endpoint(self, loop: str, step: int) -> str | None:
+        """The step's endpoint glob: events are named by the concrete path, so this groups them."""
+        key = (loop, step)
+        if key not in self._endpoints:
+            found = find_rule(self.config, loop, step)
+            self._endpoints[key] = found[1].endpoint if found else None
+        return self._endpoints[key]
 
     def write(self, conn: psycopg.Connection[Row], stream: str, entries: Sequence[Entry]) -> int:
         rows: list[EventRow] = []
@@ -68,7 +77,8 @@ class UsageSink:
             at = datetime.fromtimestamp(_int(f, "t") / 1000, UTC)
             blocked = f.get("k") == "b"
             data: dict[str, Any] = {
-                "loop": f.get("l"), "step": _int(f, "s"), "plan": f.get("p"),
+                "loop": f.get("l"), "step": _int(f, "s"),
+                "endpoint": self.endpoint(f.get("l", ""), _int(f, "s")), "plan": f.get("p"),
                 "used": _int(f, "n"), "limit": None if _int(f, "L") == UNLIMITED else _int(f, "L"),
                 "window_start": iso(_int(f, "ws")), "window_end": iso(_int(f, "we"))}
             if blocked:
