@@ -3,8 +3,9 @@
 Counted requests become skene.events rows (source 'api', activity true, event
 'api:POST /api/features/x'); blocked ones become 'freemium.blocked' events, and the first block of
 a period puts one upgrade email in the outbox and one row in skene.enrolments, in the same
-transaction. The outbox's unique (loop, user, step, episode) key, with the period's start as the
-episode, is what makes it once per period even if Redis or the listener repeats itself."""
+transaction. The unique keys of skene.enrolments (loop, user, episode) and of the outbox (loop,
+user, step, episode), with the period's start as the episode, make it once per period even if
+Redis or the listener repeats itself."""
 
 from __future__ import annotations
 
@@ -116,25 +117,26 @@ class UsageSink:
                  "period_start": episode, "resets_at": iso(_int(f, "we")),
                  "message": action.message, "upgrade_url": action.upgrade_url}
         prompt = action.upgrade_prompt
-        state, variant, sent_at = "met", None, None
-        if prompt is not None:
-            template, variant = pick_variant(prompt, loop_name, user_id, episode)
-            user = self.profile(conn, user_id)
-            delivery = outbox.enqueue(
-                conn, loop=loop_name, user_id=user_id, step=step, episode=episode,
-                provider=prompt.provider or self.config.email.provider, template=template,
-                to_address=user.get("email"),
-                context={"user": user, "event": usage,
-                         "personalization": dict(prompt.personalization)},
-                recovery=loop.recovery, variant=variant)
-            if delivery is None:
-                return  # this period's prompt is already in the outbox
-            state, sent_at = "sent", datetime.now(UTC)
-        conn.execute(sql.load("freemium/enrol_prompt"), {
+        template, variant = pick_variant(prompt, loop_name, user_id, episode) if prompt \
+            else ("", None)
+        sent_at = datetime.now(UTC) if prompt else None
+        # The funnel row first: when it exists this period is handled, and later batches of
+        # blocked requests cost one conflicting insert, not a profile lookup.
+        enrolled = conn.execute(sql.load("freemium/enrol_prompt"), {
             "loop": loop_name, "user_id": user_id, "episode": episode, "variant": variant,
-            "state": state, "blocked_at": blocked_at, "sent_at": sent_at,
+            "state": "sent" if prompt else "met", "blocked_at": blocked_at, "sent_at": sent_at,
             "expires_at": (sent_at or blocked_at) + self.conversion_window(),
-            "context": Jsonb(usage)})
+            "context": Jsonb(usage)}).fetchone()
+        if enrolled is None or prompt is None:
+            return
+        user = self.profile(conn, user_id)
+        outbox.enqueue(
+            conn, loop=loop_name, user_id=user_id, step=step, episode=episode,
+            provider=prompt.provider or self.config.email.provider, template=template,
+            to_address=user.get("email"),
+            context={"user": user, "event": usage,
+                     "personalization": dict(prompt.personalization)},
+            recovery=loop.recovery, variant=variant)
 
     def conversion_window(self) -> timedelta:
         return self.config.stripe.conversion_window if self.config.stripe else timedelta(days=30)
