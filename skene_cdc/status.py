@@ -32,6 +32,7 @@ SECTIONS: dict[str, Section] = {
     "loops": funnel_rows,
     "deliveries": lambda c: c.execute(sql.load("email/status_deliveries")).fetchall(),
     "delivery_errors": lambda c: c.execute(sql.load("email/status_delivery_errors")).fetchall(),
+    "freemium": lambda c: c.execute(sql.load("freemium/status")).fetchall(),
 }
 
 
