@@ -65,9 +65,33 @@ class Plan:
         return "\n".join(f"-- {label}\n{stmt.as_string(conn).strip()}" for label, stmt in self.steps)
 
 
+@dataclass(frozen=True)
+class ResolveProblem:
+    """A configured table or column that the database does not have (`where` is skene.yaml:LINE)."""
+
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
+
+
 def resolve(conn: psycopg.Connection[Row], config: Config) -> list[CaptureSpec]:
     """Check every configured table and column exists; report all problems at once."""
-    problems: list[str] = []
+    specs, problems = resolve_all(conn, config)
+    if problems:
+        raise ConfigError("skene.yaml does not match the database:\n  "
+                          + "\n  ".join(str(p) for p in problems),
+                          hint="Fix the names in skene.yaml (or run `skene-cdc init` to "
+                               "inspect the database)")
+    return specs
+
+
+def resolve_all(conn: psycopg.Connection[Row], config: Config
+                ) -> tuple[list[CaptureSpec], list[ResolveProblem]]:
+    """Resolve what can be resolved and collect every mismatch (`check` lists them all; `migrate`
+    refuses to start while there is any). Read-only."""
+    problems: list[ResolveProblem] = []
     specs: list[CaptureSpec] = []
     users = config.app.users
     entries: list[tuple[tuple[str | int, ...], str, str, CaptureMode, dict[str, str | None]]] = [
@@ -83,13 +107,15 @@ def resolve(conn: psycopg.Connection[Row], config: Config) -> list[CaptureSpec]:
     for path, name, role, mode, cols in entries:
         rows = conn.execute(sql.load("queries/table_columns"), {"name": name}).fetchall()
         if not rows:
-            problems.append(f"{config.where(*path, 'table')}: table {name!r} "
-                            f"({_dotted(path)}.table) does not exist in this database")
+            problems.append(ResolveProblem(
+                config.where(*path, "table"),
+                f"table {name!r} ({_dotted(path)}.table) does not exist in this database"))
             continue
         schema, table = rows[0]["schema"], rows[0]["table"]
         qualified = f"{schema}.{table}"
         if qualified in seen:
-            problems.append(f"{config.where(*path, 'table')}: table {qualified} is configured twice")
+            problems.append(ResolveProblem(config.where(*path, "table"),
+                                           f"table {qualified} is configured twice"))
             continue
         seen[qualified] = path
         types = {r["column"]: r["type"] for r in rows}
@@ -97,24 +123,22 @@ def resolve(conn: psycopg.Connection[Row], config: Config) -> list[CaptureSpec]:
             if column is None:
                 continue
             if column not in types:
-                problems.append(
-                    f"{config.where(*path, key)}: {_dotted(path)}.{key}: column {column!r} does "
-                    f"not exist in {qualified} (it has: {', '.join(types)})")
+                problems.append(ResolveProblem(
+                    config.where(*path, key),
+                    f"{_dotted(path)}.{key}: column {column!r} does not exist in {qualified} "
+                    f"(it has: {', '.join(types)})"))
             elif key in ("timestamp", "created_at") and types[column] not in TIME_TYPES:
-                problems.append(
-                    f"{config.where(*path, key)}: {_dotted(path)}.{key}: column {column!r} is "
-                    f"{types[column]}, not a timestamp")
+                problems.append(ResolveProblem(
+                    config.where(*path, key),
+                    f"{_dotted(path)}.{key}: column {column!r} is {types[column]}, "
+                    "not a timestamp"))
         user_col = cols.get("user_id") or cols["id"]
         specs.append(CaptureSpec(
             table_name=qualified, schema=schema, table=table, mode=mode, role=role,
             user_id_column=user_col or "id",
             timestamp_column=cols.get("timestamp") or cols.get("created_at"),
             event_column=cols.get("event"), columns=tuple(types)))
-    if problems:
-        raise ConfigError("skene.yaml does not match the database:\n  " + "\n  ".join(problems),
-                          hint="Fix the names in skene.yaml (or run `skene-cdc init` to "
-                               "inspect the database)")
-    return specs
+    return specs, problems
 
 
 def _dotted(path: tuple[str | int, ...]) -> str:
@@ -236,7 +260,15 @@ def plan_sync(conn: psycopg.Connection[Row], config: Config, installed: bool = T
     return plan
 
 
-def apply(conn: psycopg.Connection[Row], plan: Plan) -> None:
+# on_step(done, total, label): progress reporting while a step waits for a table lock.
+StepCallback = Callable[[int, int, str], None]
+
+
+def apply(conn: psycopg.Connection[Row], plan: Plan, on_step: StepCallback | None = None) -> None:
     with conn.transaction():
-        for _label, statement in plan.steps:
+        for i, (label, statement) in enumerate(plan.steps):
+            if on_step:
+                on_step(i, len(plan.steps), label)
             conn.execute(statement)
+        if on_step:
+            on_step(len(plan.steps), len(plan.steps), "")
