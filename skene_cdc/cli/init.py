@@ -9,7 +9,6 @@ import click
 
 from skene_cdc.cli.context import Ctx, pass_ctx
 from skene_cdc.cli.main import cli
-from skene_cdc.inspect import generate
 
 
 @cli.command()
@@ -38,6 +37,8 @@ def init(ctx: Ctx, output: Path | None, templates: str, users_table: str | None,
     Finds the users table (email, name, signup time), the activity tables (a foreign key or a
     user_id column to users, and a timestamp), a Stripe customer id column, and writes the
     activation and retention loops (and freemium, when Stripe or Redis is configured)."""
+    from skene_cdc.inspect import generate  # jinja2 and pglast: only when init runs
+
     inspection = generate.inspect_database(ctx.url, schemas=list(schemas),
                                            users_table=users_table)
     if stripe is None:
