@@ -25,8 +25,8 @@ def config_matches_database(ctx: CheckContext) -> Iterator[Problem]:
     _specs, problems = capture.resolve_all(ctx.conn, ctx.config)
     for p in problems:
         yield Problem(p.where, p.message,
-                      "correct the name in skene.yaml (the table's columns are listed), or run "
-                      "`skene-cdc init --stdout` to see what the database has")
+                      (p.fix or "correct the name in skene.yaml")
+                      + " (`skene-cdc init --stdout` shows what the database has)")
 
 
 @register

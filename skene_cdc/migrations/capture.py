@@ -4,6 +4,7 @@ their definition in COMMENT ON TRIGGER detects drift), the generated `skene.user
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -71,6 +72,7 @@ class ResolveProblem:
 
     where: str
     message: str
+    fix: str = ""
 
     def __str__(self) -> str:
         return f"{self.where}: {self.message}"
@@ -123,15 +125,20 @@ def resolve_all(conn: psycopg.Connection[Row], config: Config
             if column is None:
                 continue
             if column not in types:
+                close = difflib.get_close_matches(column, list(types), n=1, cutoff=0.75)
                 problems.append(ResolveProblem(
                     config.where(*path, key),
                     f"{_dotted(path)}.{key}: column {column!r} does not exist in {qualified} "
-                    f"(it has: {', '.join(types)})"))
+                    f"(it has: {', '.join(types)})",
+                    f"did you mean {close[0]!r}" if close else ""))
             elif key in ("timestamp", "created_at") and types[column] not in TIME_TYPES:
+                times = [c for c, t in types.items() if t in TIME_TYPES]
                 problems.append(ResolveProblem(
                     config.where(*path, key),
                     f"{_dotted(path)}.{key}: column {column!r} is {types[column]}, "
-                    "not a timestamp"))
+                    "not a timestamp",
+                    f"use a timestamp column ({', '.join(times)})" if times
+                    else f"remove {key}: {qualified} has no timestamp column"))
         user_col = cols.get("user_id") or cols["id"]
         specs.append(CaptureSpec(
             table_name=qualified, schema=schema, table=table, mode=mode, role=role,
