@@ -68,3 +68,18 @@ def catalog_snapshot(url: str) -> dict[str, object]:
                         "'')) FROM {} t").format(sql.Identifier(str(schema), str(table)))
             snap[f"{schema}.{table}"] = conn.execute(q).fetchone()
     return snap
+
+
+def invoke(*args: str, url: str, config_path: Path | str) -> str:
+    """Run `skene-cdc ARGS` in-process (click's runner): the same code path as the console script
+    without a Python start-up per call. Subprocess runs are covered by other tests."""
+    from click.testing import CliRunner
+
+    from skene_cdc.cli.main import cli
+
+    result = CliRunner().invoke(cli, list(args), env={"DATABASE_URL": url,
+                                                      "SKENE_CONFIG": str(config_path)},
+                                catch_exceptions=False)
+    assert result.exit_code == 0, f"skene-cdc {' '.join(args)} exited {result.exit_code}:\n" \
+                                  f"{result.output}"
+    return result.output

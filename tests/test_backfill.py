@@ -16,6 +16,7 @@ from skene_cdc import backfill
 from skene_cdc.errors import SkeneError
 from skene_cdc.progress import PlainTracker, StepProgress, progress
 from tests.conftest import DEFAULT_CONFIG, run_cli, write_config
+from tests.setup_helpers import invoke
 
 WITH_PAGE_VIEWS = DEFAULT_CONFIG.replace("capture:", """\
     - table: public.page_views
@@ -51,7 +52,7 @@ def test_backfill_imports_once_and_retention_sees_history(app_url: str, tmp_path
     seed(app_url)
     cfg = tmp_path / "skene.yaml"
     write_config(tmp_path, WITH_PAGE_VIEWS)
-    run_cli("migrate", url=app_url, config_path=cfg)
+    invoke("migrate", url=app_url, config_path=cfg)
     # Live traffic between migrate and backfill is captured by the trigger...
     with psycopg.connect(app_url, autocommit=True) as conn:
         conn.execute("INSERT INTO user_actions (user_id, action_type) VALUES (3, 'live')")
@@ -64,10 +65,9 @@ def test_backfill_imports_once_and_retention_sees_history(app_url: str, tmp_path
     assert count(app_url, "external_id LIKE 'backfill:%'") == 27
     assert count(app_url, "table_name = 'public.user_actions'") == 26
 
-    again = run_cli("backfill", url=app_url, config_path=cfg)
-    assert "already backfilled" in again.stdout
-    forced = run_cli("backfill", "--force", url=app_url, config_path=cfg)
-    assert "0 events imported from 26 rows" in forced.stdout
+    assert "already backfilled" in invoke("backfill", url=app_url, config_path=cfg)
+    forced = invoke("backfill", "--force", url=app_url, config_path=cfg)
+    assert "0 events imported from 26 rows" in forced
     assert count(app_url) == 27 + 1  # backfilled + live; users are never backfilled
 
 
@@ -77,7 +77,7 @@ def test_backfill_then_listen_day_one(app_url: str, tmp_path: Path) -> None:
     write_config(tmp_path, WITH_PAGE_VIEWS)
     run_cli("migrate", "--backfill", url=app_url, config_path=cfg)
     assert count(app_url, "table_name = 'public.users'") == 0, "users are never backfilled"
-    run_cli("listen", "--once", url=app_url, config_path=cfg)
+    invoke("listen", "--once", url=app_url, config_path=cfg)
     with psycopg.connect(app_url) as conn:
         rows = conn.execute(
             "SELECT user_id, last_event, last_activity_at < now() - interval '7 days' AS dormant "

@@ -21,7 +21,7 @@ from skene_cdc.errors import SkeneError
 from skene_cdc.inspect import generate
 from tests.conftest import run_cli
 from tests.pgcluster import PgCluster
-from tests.setup_helpers import catalog_snapshot, empty_db
+from tests.setup_helpers import catalog_snapshot, empty_db, invoke
 
 GOLDEN = Path(__file__).parent / "golden"
 SCHEMAS = ["fastapi", "django", "flask"]
@@ -144,18 +144,18 @@ def test_generated_config_checks_migrates_and_listens(pg: PgCluster, tmp_path: P
             conn.execute(BEFORE[schema])
         cfg = tmp_path / "skene.yaml"
         before = catalog_snapshot(url)
-        out = run_cli("init", url=url, config_path=cfg).stdout
+        out = invoke("init", url=url, config_path=cfg)
         assert catalog_snapshot(url) == before, "init wrote to the database"
         assert "wrote:" in out and cfg.exists()
         assert sorted(p.name for p in (tmp_path / "templates").iterdir()) == sorted(
             generate.STARTERS)
 
-        checked = run_cli("check", url=url, config_path=cfg).stdout
+        checked = invoke("check", url=url, config_path=cfg)
         assert "ok:" in checked and "0 errors" in checked, checked
-        run_cli("migrate", "--backfill", url=url, config_path=cfg)
+        invoke("migrate", "--backfill", url=url, config_path=cfg)
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(AFTER[schema])
-        assert "events:" in run_cli("listen", "--once", url=url, config_path=cfg).stdout
+        assert "events:" in invoke("listen", "--once", url=url, config_path=cfg)
         problems, _ = gather(Ctx(url, str(cfg)))  # in-process: the CLI path ran above
         assert problems == [], problems
         with psycopg.connect(url) as conn:

@@ -115,7 +115,8 @@ def find_users(catalog: Catalog, explicit: str | None = None) -> UsersChoice:
     scored.sort(key=lambda s: (-s[0], s[1]))
     best = scored[0][2]
     refs = len(catalog.incoming(best))
-    reason = f"has an email column and {refs} foreign key{'s' if refs != 1 else ''} point at it"
+    reason = (f"has an email column and {refs} foreign "
+              f"{'keys point' if refs != 1 else 'key points'} at it")
     return _users_choice(catalog, best, reason)
 
 
