@@ -2,10 +2,14 @@
 before capture was installed, so skene.users knows every existing user's last activity on day one
 and retention works at once.
 
+- Exactly the row versions written before capture began are imported: `migrate` records the
+  snapshot taken as each table's trigger was installed (`capture_start:<table>` in skene.meta),
+  and a row whose writer (xmin) is visible in it was never captured. Rows written since went
+  through the trigger and are skipped, so live traffic is never doubled, with no lookup into
+  skene.events (O(1) per row, however many events a user has).
 - Each batch commits together with its position in skene.meta (`backfill:<table>`): an
-  interrupted backfill resumes where it stopped; a finished one is skipped unless `force`.
-- Rows that were captured already (the trigger has been on since `migrate`) are skipped, so a
-  re-run or an overlap with live traffic never duplicates an event.
+  interrupted backfill resumes where it stopped, a finished one is not run again. Neither can
+  import a row twice.
 - Events look exactly like the trigger's inserts (source 'trigger', op 'insert', occurred_at from
   the timestamp column, data = the row), plus external_id 'backfill:<table>:<key>' so that a loop
   can tell history from a change happening now.
@@ -49,7 +53,7 @@ def _ident(table_name: str) -> pgsql.Identifier:
 
 
 def backfill(url: str, *, tables: list[str] | None = None, batch_size: int = DEFAULT_BATCH,
-             force: bool = False, interactive: bool | None = None) -> list[TableResult]:
+             interactive: bool | None = None) -> list[TableResult]:
     with connect(url, application_name="skene-cdc backfill") as conn:
         require_schema(conn)
         captured = conn.execute(sql.load("backfill/captured")).fetchall()
@@ -64,7 +68,7 @@ def backfill(url: str, *, tables: list[str] | None = None, batch_size: int = DEF
         for row in captured:
             if tables and row["table_name"] not in tables:
                 continue
-            results.append(_backfill_table(conn, row, batch_size, force, interactive))
+            results.append(_backfill_table(conn, row, batch_size, interactive))
         return results
 
 
@@ -73,7 +77,7 @@ def _state(conn: psycopg.Connection[Row], table_name: str) -> dict[str, object]:
     return dict(json.loads(row["value"])) if row else {}
 
 
-def _backfill_table(conn: psycopg.Connection[Row], spec: Row, batch_size: int, force: bool,
+def _backfill_table(conn: psycopg.Connection[Row], spec: Row, batch_size: int,
                     interactive: bool | None) -> TableResult:
     name = spec["table_name"]
     result = TableResult(name)
@@ -82,11 +86,15 @@ def _backfill_table(conn: psycopg.Connection[Row], spec: Row, batch_size: int, f
                        "event time")
         return result
     state = _state(conn, name)
+    start = conn.execute(sql.load("backfill/capture_start"), {"table_name": name}).fetchone()
     conn.commit()
-    if state.get("done") and not force:
+    if state.get("done"):
         result.note = (f"already backfilled ({state.get('inserted', 0):,} events, "
-                       f"{state.get('finished_at', '?')}); --force rescans it")
+                       f"{state.get('finished_at', '?')})")
         return result
+    if start is None:
+        raise SkeneError(f"{name}: the start of its capture is not recorded",
+                         hint="Run `skene-cdc migrate` (it records it), then backfill")
     ident = _ident(name)
     info = conn.execute(sql.load("backfill/table_info"),
                         {"name": ident.as_string(conn)}).fetchone() or {}
@@ -94,11 +102,8 @@ def _backfill_table(conn: psycopg.Connection[Row], spec: Row, batch_size: int, f
         key: pgsql.Composable = pgsql.SQL("t.{}").format(pgsql.Identifier(info["pk"]))
         # format_type() gives a valid type name, quoted where needed.
         key_type: pgsql.Composable = pgsql.SQL(info["pk_type"])
-        match: pgsql.Composable = pgsql.SQL("e.data -> {pk} = b.row_ -> {pk}").format(
-            pk=pgsql.Literal(info["pk"]))
-    else:  # no single-column primary key: page on the physical row id, match whole rows
+    else:  # no single-column primary key: page on the physical row id
         key, key_type = pgsql.SQL("t.ctid"), pgsql.SQL("tid")
-        match = pgsql.SQL("e.data = b.row_")
     total = int(info.get("estimate", -1))
     if total < 0:
         total = int((conn.execute(pgsql.SQL("SELECT count(*) AS n FROM {}").format(ident))
@@ -108,12 +113,12 @@ def _backfill_table(conn: psycopg.Connection[Row], spec: Row, batch_size: int, f
     def statement(after: bool) -> pgsql.Composed:
         cond = (pgsql.SQL("{} > %(after)s::text::{}").format(key, key_type) if after
                 else pgsql.SQL("true"))
-        return pgsql.SQL(sql.load("backfill/batch")).format(
-            key=key, table=ident, after=cond, match=match)
+        return pgsql.SQL(sql.load("backfill/batch")).format(key=key, table=ident, after=cond)
 
     params = {"table_name": name, "user_col": spec["user_id_column"],
               "ts_col": spec["timestamp_column"], "event_col": spec["event_column"],
-              "default_event": f"{name.partition('.')[2]}.insert", "limit": batch_size}
+              "default_event": f"{name.partition('.')[2]}.insert", "limit": batch_size,
+              "capture_start": start["value"]}
     with progress(f"backfill {name}", total=total or None, unit="rows",
                   interactive=interactive) as bar:
         first = True
@@ -121,7 +126,7 @@ def _backfill_table(conn: psycopg.Connection[Row], spec: Row, batch_size: int, f
             with conn.transaction():
                 conn.execute(sql.load("backfill/lock"), {"table_name": name})
                 # Re-read under the lock: a concurrent backfill of this table may have moved on.
-                state = {} if force and first else _state(conn, name)
+                state = _state(conn, name)
                 if state.get("done"):
                     break  # finished by a concurrent backfill
                 if first and state.get("scanned"):

@@ -13,7 +13,9 @@ import psycopg
 import pytest
 
 from skene_cdc import backfill
+from skene_cdc.config import Config
 from skene_cdc.errors import SkeneError
+from skene_cdc.migrations import runner
 from skene_cdc.progress import PlainTracker, StepProgress, progress
 from tests.conftest import DEFAULT_CONFIG, run_cli, write_config
 from tests.setup_helpers import invoke
@@ -53,22 +55,32 @@ def test_backfill_imports_once_and_retention_sees_history(app_url: str, tmp_path
     cfg = tmp_path / "skene.yaml"
     write_config(tmp_path, WITH_PAGE_VIEWS)
     invoke("migrate", url=app_url, config_path=cfg)
-    # Live traffic between migrate and backfill is captured by the trigger...
-    with psycopg.connect(app_url, autocommit=True) as conn:
+    # Live traffic between migrate and backfill is captured by the trigger (also inside a
+    # savepoint, whose rows carry a subtransaction id, and an update of an old row)...
+    with psycopg.connect(app_url) as conn:
         conn.execute("INSERT INTO user_actions (user_id, action_type) VALUES (3, 'live')")
+        with conn.transaction():
+            conn.execute("INSERT INTO user_actions (user_id, action_type) VALUES (3, 'nested')")
+        conn.execute("UPDATE user_actions SET action_type = 'edited' WHERE id = 1")
     proc = run_cli("backfill", "--batch-size", "7", url=app_url, config_path=cfg)
-    # ...and not imported again.
-    assert "public.user_actions: 25 events imported from 26 rows" in proc.stdout, proc.stdout
+    # ...and not imported again: 24 of the 25 old rows (one was updated since), none of the new.
+    assert "public.user_actions: 24 events imported from 27 rows" in proc.stdout, proc.stdout
     assert "public.page_views: 2 events imported from 3 rows" in proc.stdout
     # Non-TTY: plain progress lines on stderr, stdout stays the result.
-    assert "backfill public.user_actions: 26/26 rows (100%), done in" in proc.stderr
-    assert count(app_url, "external_id LIKE 'backfill:%'") == 27
-    assert count(app_url, "table_name = 'public.user_actions'") == 26
+    assert "backfill public.user_actions: 27/27 rows (100%), done in" in proc.stderr
+    assert count(app_url, "external_id LIKE 'backfill:%'") == 26
+    with psycopg.connect(app_url) as conn:
+        per_row = conn.execute(
+            "SELECT a.id, count(e.id) FROM user_actions a LEFT JOIN skene.events e "
+            "ON e.table_name = 'public.user_actions' AND (e.data->>'id')::bigint = a.id "
+            "AND e.op = 'insert' GROUP BY a.id HAVING count(e.id) <> 1").fetchall()
+    # Every row has exactly one insert event, except the old row that was updated: it has the
+    # update event (activity too) instead.
+    assert per_row == [(1, 0)]
+    assert count(app_url, "table_name = 'public.user_actions' AND op = 'update'") == 1
 
     assert "already backfilled" in invoke("backfill", url=app_url, config_path=cfg)
-    forced = invoke("backfill", "--force", url=app_url, config_path=cfg)
-    assert "0 events imported from 26 rows" in forced
-    assert count(app_url) == 27 + 1  # backfilled + live; users are never backfilled
+    assert count(app_url) == 26 + 3  # backfilled + live; users are never backfilled
 
 
 def test_backfill_then_listen_day_one(app_url: str, tmp_path: Path) -> None:
@@ -86,13 +98,13 @@ def test_backfill_then_listen_day_one(app_url: str, tmp_path: Path) -> None:
     assert rows == [("1", "login", True), ("2", "login", True), ("3", "page_views.insert", False)]
 
 
-def test_interrupted_backfill_resumes(db_url: str) -> None:
-    with psycopg.connect(db_url, autocommit=True) as conn:
-        conn.execute("ALTER TABLE user_actions DISABLE TRIGGER skene_capture")
+def test_interrupted_backfill_resumes(app_url: str, config: Config) -> None:
+    with psycopg.connect(app_url, autocommit=True) as conn:
         conn.execute("INSERT INTO users (id, email) VALUES (1, 'a@x.test')")
         conn.execute("INSERT INTO user_actions (user_id, action_type) "
                      "SELECT 1, 'a' || g FROM generate_series(1, 30) g")
-        conn.execute("ALTER TABLE user_actions ENABLE TRIGGER skene_capture")
+    runner.migrate(app_url, config)
+    db_url = app_url
 
     class Crash(Exception):
         pass

@@ -14,14 +14,12 @@ from skene_cdc.cli.main import cli
               help="Only this captured activity table (repeatable). Default: all of them.")
 @click.option("--batch-size", default=backfill_.DEFAULT_BATCH, type=click.IntRange(1),
               help="Rows per transaction.")
-@click.option("--force", is_flag=True,
-              help="Rescan tables already backfilled (rows captured before are still skipped).")
 @pass_ctx
-def backfill(ctx: Ctx, tables: tuple[str, ...], batch_size: int, force: bool) -> None:
+def backfill(ctx: Ctx, tables: tuple[str, ...], batch_size: int) -> None:
     """Import rows that existed before capture was installed, so existing users' activity counts.
 
-    Runs after `skene-cdc migrate` (or use `migrate --backfill`). Resumable and idempotent: each
-    batch commits with its position; rows already captured are skipped."""
-    for result in backfill_.backfill(ctx.url, tables=list(tables), batch_size=batch_size,
-                                     force=force):
+    Runs after `skene-cdc migrate` (or use `migrate --backfill`): imports exactly the rows
+    written before capture began. Resumable and idempotent: each batch commits with its position,
+    and a finished table is not imported again."""
+    for result in backfill_.backfill(ctx.url, tables=list(tables), batch_size=batch_size):
         click.echo(str(result))

@@ -250,6 +250,23 @@ def plan_registry(conn: psycopg.Connection[Row], specs: Sequence[CaptureSpec],
     return plan
 
 
+def plan_capture_start(conn: psycopg.Connection[Row], specs: Sequence[CaptureSpec],
+                       installed: bool) -> Plan:
+    """Record, once per table, the snapshot at which its capture began (`capture_start:<table>`
+    in skene.meta): backfill imports exactly the rows written before it. Runs after the trigger
+    steps, in their transaction, so the trigger's lock makes the boundary exact."""
+    plan = Plan()
+    have: set[str] = set()
+    if installed:
+        have = {r["key"] for r in conn.execute(sql.load("queries/capture_starts"))}
+    for spec in specs:
+        key = f"capture_start:{spec.table_name}"
+        if key not in have:
+            plan.add(f"{spec.table_name}: capture start recorded",
+                     pgsql.SQL(sql.load("capture/record_start")).format(key=pgsql.Literal(key)))
+    return plan
+
+
 # Extra planners (logical replication's publication and slot, loop schedules...) register here so
 # `migrate` stays one command that brings the database in line with skene.yaml.
 Planner = Callable[[psycopg.Connection[Row], Config, Sequence[CaptureSpec], bool], Plan]
@@ -262,6 +279,7 @@ def plan_sync(conn: psycopg.Connection[Row], config: Config, installed: bool = T
     for part in (plan_triggers(conn, specs, installed),
                  plan_users_view(conn, config, specs, installed),
                  plan_registry(conn, specs, installed),
+                 plan_capture_start(conn, specs, installed),
                  *(p(conn, config, specs, installed) for p in EXTRA_PLANNERS)):
         plan.steps.extend(part.steps)
     return plan
