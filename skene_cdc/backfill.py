@@ -44,7 +44,8 @@ class TableResult:
         if self.note:
             return f"{self.table_name}: {self.note}"
         return (f"{self.table_name}: {self.inserted:,} events imported from {self.scanned:,} "
-                f"rows ({self.scanned - self.inserted:,} already captured or without a user)")
+                f"rows ({self.scanned - self.inserted:,} skipped: written since capture began, "
+                "or without a user)")
 
 
 def _ident(table_name: str) -> pgsql.Identifier:
@@ -119,7 +120,7 @@ def _backfill_table(conn: psycopg.Connection[Row], spec: Row, batch_size: int,
               "ts_col": spec["timestamp_column"], "event_col": spec["event_column"],
               "default_event": f"{name.partition('.')[2]}.insert", "limit": batch_size,
               "capture_start": start["value"]}
-    with progress(f"backfill {name}", total=total or None, unit="rows",
+    with progress(f"backfill {name}", total=total, unit="rows",
                   interactive=interactive) as bar:
         first = True
         while True:

@@ -40,7 +40,7 @@ class _RichTracker:
 
     def update(self, *, completed: int | None = None, total: int | None = None,
                note: str | None = None) -> None:
-        desc = f"{self._label} ({note})" if note else None
+        desc = None if note is None else (f"{self._label} ({note})" if note else self._label)
         self._bar.update(self._task, completed=completed, total=total, description=desc)
 
 
@@ -67,7 +67,7 @@ class PlainTracker:
         if total is not None:
             self.total = total
         if note is not None:
-            self.note = note
+            self.note = note or None
 
     def line(self, final: bool = False) -> str:
         elapsed = max(self._clock() - self._start, 1e-9)
@@ -161,7 +161,7 @@ class StepProgress:
             self._bar = self._stack.enter_context(progress(
                 self.label, total, unit="steps", stream=self._stream,
                 interactive=self._interactive))
-        self._bar.update(completed=done, note=note or None)
+        self._bar.update(completed=done, note=note)
 
     def __enter__(self) -> StepProgress:
         return self
