@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import json
+import json as jsonlib
 import pkgutil
 import re
 import sys
@@ -111,17 +111,17 @@ def render(problems: Iterable[Problem]) -> str:
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Print the problems as JSON.")
+@click.option("--json", is_flag=True, help="Print the problems as JSON.")
 @pass_ctx
-def check(ctx: Ctx, as_json: bool) -> None:
+def check(ctx: Ctx, json: bool) -> None:
     """Validate skene.yaml, SQL conditions, templates and database prerequisites.
 
     Lists every problem with its fix, changes nothing, exits 1 if there is any error."""
     problems, n_checks = gather(ctx)
     errors = [p for p in problems if p.severity == "error"]
     warnings = [p for p in problems if p.severity != "error"]
-    if as_json:
-        click.echo(json.dumps({
+    if json:
+        click.echo(jsonlib.dumps({
             "ok": not errors, "errors": len(errors), "warnings": len(warnings),
             "problems": [{"where": p.where, "message": p.message, "fix": p.fix,
                           "severity": p.severity} for p in problems]}, indent=2))

@@ -27,11 +27,11 @@ from skene_cdc.cli.main import cli
               help="Write the redis section and the freemium loop  [default: when REDIS_URL is "
                    "set].")
 @click.option("--force", is_flag=True, help="Overwrite existing files.")
-@click.option("--stdout", "to_stdout", is_flag=True, help="Print the config; write nothing.")
+@click.option("--stdout", is_flag=True, help="Print the config; write nothing.")
 @pass_ctx
 def init(ctx: Ctx, output: Path | None, templates: str, users_table: str | None,
          schemas: tuple[str, ...], stripe: bool | None, redis: bool | None, force: bool,
-         to_stdout: bool) -> None:
+         stdout: bool) -> None:
     """Inspect the app database (read-only) and write a commented skene.yaml and templates.
 
     Finds the users table (email, name, signup time), the activity tables (a foreign key or a
@@ -46,7 +46,7 @@ def init(ctx: Ctx, output: Path | None, templates: str, users_table: str | None,
     if redis is None:
         redis = bool(os.environ.get("REDIS_URL"))
     text = generate.render_config(inspection, templates=templates, stripe=stripe, redis=redis)
-    if to_stdout:
+    if stdout:
         click.echo(text, nl=False)
         return
     path = output or Path(ctx.config_path)
