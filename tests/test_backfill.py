@@ -180,3 +180,27 @@ def test_step_progress_only_when_there_is_work() -> None:
             on_step(i, 3, f"step {i}")
         on_step(3, 3, "")
     assert out.getvalue().splitlines()[-1].startswith("migrate: 3/3 steps (100%), done in")
+
+
+def test_backfilled_history_does_not_fire_event_loops(app_url: str, tmp_path: Path) -> None:
+    """History feeds the rollups, but a three-month-old login is not news: an event-triggered
+    loop fires on the next live login only."""
+    from tests.loops_support import ACTIVATION, deliveries
+
+    on_login = ACTIVATION.replace("{type: database, table: users, event: insert}",
+                                  "{type: event, event: login}").replace(
+        "WHERE user_id = $1 AND action_type = 'first_project_created'", "WHERE user_id = $1")
+    write_config(tmp_path, DEFAULT_CONFIG + "loops:" + on_login)
+    cfg = tmp_path / "skene.yaml"
+    with psycopg.connect(app_url) as conn:
+        conn.execute("INSERT INTO users (id, email, name) VALUES (1, 'a@x.test', 'Ann')")
+        conn.execute("INSERT INTO user_actions (user_id, action_type, created_at) "
+                     "VALUES (1, 'login', now() - interval '90 days')")
+    run_cli("migrate", "--backfill", url=app_url, config_path=cfg)
+    run_cli("listen", "--once", url=app_url, config_path=cfg)
+    assert count(app_url, "external_id LIKE 'backfill:%'") == 1
+    assert deliveries(app_url) == []
+    with psycopg.connect(app_url) as conn:
+        conn.execute("INSERT INTO user_actions (user_id, action_type) VALUES (1, 'login')")
+    run_cli("listen", "--once", url=app_url, config_path=cfg)
+    assert [(d["loop"], d["user_id"]) for d in deliveries(app_url)] == [("activation", "1")]

@@ -69,9 +69,14 @@ class LoopHandler:
         if not self._registered:
             register_loops(conn, self.config)
             self._registered = True
-        self._conversions(conn, events)
+        # Backfilled history feeds the rollups (counts, last activity) but is not news: it must
+        # not enrol, trigger or convert anyone as if it had just happened.
+        live = [e for e in events if not e.backfilled]
+        if not live:
+            return
+        self._conversions(conn, live)
         for plan in self.plans:
-            self._step(conn, plan, events)
+            self._step(conn, plan, live)
 
     def _conversions(self, conn: psycopg.Connection[Row], events: Sequence[Event]) -> None:
         active = sorted({(e.user_id, e.occurred_at) for e in events
