@@ -34,7 +34,8 @@ class Event:
 
     @classmethod
     def from_row(cls, row: Row) -> Event:
-        return cls(**{k: row.get(k) for k in cls.__slots__})
+        fields: dict[str, Any] = {k: row.get(k) for k in cls.__slots__}
+        return cls(**fields)
 
 
 class Handler(Protocol):
