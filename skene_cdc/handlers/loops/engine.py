@@ -118,11 +118,16 @@ def act(conn: psycopg.Connection[Row], config: Config, plan: StepPlan,
         if d.to_address is None:
             log.warning("%s: user %s has no email address; recorded as failed", plan.label,
                         d.user_id)
-            continue
-        d.delivery_id = outbox.enqueue(
-            conn, loop=plan.loop.name, user_id=d.user_id, step=plan.number, episode=d.episode,
-            provider=plan.provider(config), template=d.template, to_address=d.to_address,
-            context=d.context, recovery=plan.loop.recovery, variant=d.variant)
+    sendable = [d for d in acted if d.to_address is not None]
+    for i in range(0, len(sendable), CHUNK):
+        chunk = sendable[i:i + CHUNK]
+        ids = outbox.enqueue_many(
+            conn, loop=plan.loop.name, step=plan.number, provider=plan.provider(config),
+            recovery=plan.loop.recovery,
+            items=[outbox.Outgoing(d.user_id, d.episode, d.template, d.to_address, d.context,
+                                   d.variant) for d in chunk])
+        for d in chunk:
+            d.delivery_id = ids.get((d.user_id, d.episode))
     return acted
 
 
