@@ -1,0 +1,216 @@
+"""`skene-cdc demo`: the whole pipeline end to end on a throwaway PostgreSQL.
+
+Starts a cluster, creates the sample app, writes skene.yaml + templates, migrates, starts the
+listener (in this process, as `skene-cdc listen` would run it), plays a month of simulated users,
+fires the retention schedule, lets a few users come back, and prints the loops' funnels. Every
+resource it creates is removed in `finally`, whether the run succeeds, fails or is interrupted."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from types import FrameType
+
+import psycopg
+
+from skene_cdc import sql
+from skene_cdc.config import Config, load_config
+from skene_cdc.db import connect
+from skene_cdc.demo import simulate
+from skene_cdc.demo.output import Output
+from skene_cdc.demo.postgres import PgCluster, embedded_pg_bindir, local_pg_bindir
+from skene_cdc.errors import PrerequisiteError
+from skene_cdc.listener import runner
+from skene_cdc.listener.service import Service
+from skene_cdc.migrations import runner as migrations
+
+DB = "demo_app"
+CATCH_UP_TIMEOUT = 60.0
+
+
+@dataclass
+class Demo:
+    out: Output
+    keep: bool = False
+    cluster: PgCluster | None = None
+    workdir: Path | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
+    threads: list[threading.Thread] = field(default_factory=list)
+    services: list[Service] = field(default_factory=list)
+
+    # -- the run -------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        self.out.banner()
+        with _terminate_as_interrupt():
+            try:
+                self._run()
+            finally:
+                self.cleanup()
+        self.out.next_steps()
+
+    def _run(self) -> None:
+        url = self.start_postgres()
+        config = self.write_app_files()
+        self.create_app(url)
+        self.migrate(url, config)
+        self.start_listener(url, config)
+        personas = self.play_month(url)
+        self.fire_retention(url, config)
+        self.come_back(url, personas)
+        self.out.funnels(url)
+        if self.keep:
+            self.out.keep_open(url, self.workdir)
+            self.stop.wait()
+
+    def start_postgres(self) -> str:
+        local = local_pg_bindir()
+        bindir = local or embedded_pg_bindir()
+        if bindir is None:
+            raise PrerequisiteError(
+                "the demo needs PostgreSQL server binaries, and none were found",
+                hint="Install PostgreSQL (`apt-get install postgresql`, `brew install postgresql`) "
+                     "or the bundled ones: `pip install 'skene-cdc[embedded]'` (`make demo` does "
+                     "this for you)")
+        with self.out.step("Starting a throwaway PostgreSQL") as step:
+            self.cluster = PgCluster.start(bindir, prefix="skene-demo-pg-")
+            with psycopg.connect(self.cluster.url(), autocommit=True) as conn:
+                version = str(conn.execute("SHOW server_version").fetchone()[0]).split()[0]  # type: ignore[index]
+                conn.execute(f"CREATE DATABASE {DB}")
+            kind = "installed binaries" if local else "embedded, from pgserver"
+            step.done(f"PostgreSQL {version} on 127.0.0.1:{self.cluster.port} ({kind}), "
+                      f"data in {self.cluster.root}")
+        return self.cluster.url(DB)
+
+    def write_app_files(self) -> Config:
+        self.workdir = Path(tempfile.mkdtemp(prefix="skene-demo-"))
+        files = resources.files("skene_cdc.demo").joinpath("files")
+        _copy_tree(files, self.workdir)
+        config = load_config(self.workdir / "skene.yaml")
+        templates = sorted(p.stem for p in (self.workdir / "templates").glob("*.html"))
+        self.out.line(f"Wrote skene.yaml ({len(config.loops)} loops: "
+                      f"{', '.join(loop.name for loop in config.loops)}) and templates "
+                      f"({', '.join(templates)}) to {self.workdir}")
+        return config
+
+    def create_app(self, url: str) -> None:
+        with connect(url, autocommit=True) as conn:
+            conn.execute(sql.load("demo/app_schema"))
+        self.out.line("Created the sample app: tables users(id, email, name, created_at) and "
+                      "user_actions(id, user_id, action_type, created_at)")
+
+    def migrate(self, url: str, config: Config) -> None:
+        with self.out.step("skene-cdc migrate") as step:
+            result = migrations.migrate(url, config)
+            step.done(f"schema skene at {result.schema_after}; "
+                      f"{len(result.capture_steps)} capture steps (triggers on users, user_actions)")
+
+    def start_listener(self, url: str, config: Config) -> None:
+        self.services = runner.build_services(url, config)
+        for s in self.services:
+            t = threading.Thread(target=s.run, args=(self.stop,), name=f"skene-{s.name}",
+                                 daemon=True)
+            t.start()
+            self.threads.append(t)
+        self.out.line(f"Started the listener ({', '.join(s.name for s in self.services)}); "
+                      f"emails go to the console provider")
+
+    def play_month(self, url: str) -> list[simulate.Persona]:
+        now = datetime.now(UTC)
+        personas = simulate.build_personas(now)
+        with self.out.step("Simulating a month of users") as step:
+            with connect(url, autocommit=True) as conn:
+                played = simulate.play_history(conn, personas)
+            step.done(f"{played.signups} signups and {played.actions} actions over "
+                      f"{played.days} days, timestamps backdated")
+        self.out.section("activation: welcome emails as users create their first project")
+        self.wait_caught_up(url)
+        self.out.capture_summary(url)
+        return personas
+
+    def fire_retention(self, url: str, config: Config) -> None:
+        self.out.section("09:00: retention's daily schedule fires (dormant for 7 days)")
+        self.wait_caught_up(url)
+
+    def come_back(self, url: str, personas: list[simulate.Persona]) -> None:
+        back = simulate.returners(personas)
+        self.out.section(f"The next morning {len(back)} of them come back "
+                         f"({', '.join(p.name for p in back)})")
+        with connect(url, autocommit=True) as conn:
+            now = datetime.now(UTC)
+            for p in back:
+                simulate.add_action(conn, p, "dashboard_viewed", now)
+        self.wait_caught_up(url)
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    def wait_caught_up(self, url: str, timeout: float = CATCH_UP_TIMEOUT) -> None:
+        """Until the listener has consumed every event and sent everything due."""
+        deadline = time.monotonic() + timeout
+        with connect(url, autocommit=True) as conn:
+            while time.monotonic() < deadline:
+                self._check_threads()
+                row = conn.execute(sql.load("demo/caught_up")).fetchone()
+                if row and row["caught_up"]:
+                    return
+                time.sleep(0.1)
+        raise PrerequisiteError(f"the listener did not catch up within {timeout:.0f}s",
+                                hint="Rerun with -v to see the listener's log")
+
+    def _check_threads(self) -> None:
+        dead = [t.name for t in self.threads if not t.is_alive()]
+        if dead and not self.stop.is_set():
+            raise PrerequisiteError(f"listener service {', '.join(dead)} stopped unexpectedly",
+                                    hint="Rerun with -v to see why")
+
+    def cleanup(self) -> None:
+        self.stop.set()
+        for t in self.threads:
+            t.join(timeout=10)
+        removed = []
+        if self.cluster is not None:
+            self.cluster.stop("fast")
+            removed.append(f"PostgreSQL stopped, {self.cluster.root} removed")
+        if self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            removed.append(f"{self.workdir} removed")
+        if removed:
+            self.out.cleaned(removed)
+
+
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM cleans up like Ctrl-C does (the default would skip our `finally`)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_term(_signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _copy_tree(src: resources.abc.Traversable, dest: Path) -> None:
+    for item in src.iterdir():
+        if item.name.startswith((".", "__")):
+            continue
+        if item.is_dir():
+            (dest / item.name).mkdir(exist_ok=True)
+            _copy_tree(item, dest / item.name)
+        else:
+            (dest / item.name).write_bytes(item.read_bytes())
+

@@ -1,0 +1,97 @@
+"""`skene-cdc demo` as a newcomer runs it: a subprocess, no arguments, no services, no env."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.pgcluster import INSTALL_HINT, find_pg_bindir
+
+ROOT = Path(__file__).parent.parent
+
+pytestmark = pytest.mark.skipif(find_pg_bindir() is None, reason=INSTALL_HINT)
+
+
+def demo_env() -> dict[str, str]:
+    # Nothing from the developer's shell: the demo must need no DATABASE_URL, no config.
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("SKENE_", "DATABASE_URL", "RESEND_", "SMTP_"))}
+    env["PYTHONPATH"] = str(ROOT)
+    env["COLUMNS"] = "100"
+    return env
+
+
+def run_demo(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "skene_cdc", "demo", *args], cwd=cwd,
+                          capture_output=True, text=True, env=demo_env(), timeout=180)
+
+
+def created_paths(out: str) -> tuple[Path, Path, int]:
+    pg = re.search(r"on 127\.0\.0\.1:(\d+) .*data in (\S+)", out)
+    work = re.search(r"templates \(.*\) to (\S+)", out)
+    assert pg and work, out
+    return Path(pg.group(2)), Path(work.group(1)), int(pg.group(1))
+
+
+def port_open(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+        return True
+    except OSError:
+        return False
+
+
+def test_demo_runs_end_to_end_and_cleans_up(tmp_path: Path) -> None:
+    proc = run_demo(cwd=tmp_path)
+    out = proc.stdout
+    assert proc.returncode == 0, f"{out}\n{proc.stderr}"
+    assert "Traceback" not in proc.stderr
+    datadir, workdir, port = created_paths(out)
+    # What a newcomer should see: the month simulated, capture working, the next commands.
+    assert re.search(r"Simulating a month of users: \d+ signups and \d+ actions", out)
+    counts = re.search(r"Captured (\d+) events .* (\d+) users: (\d+) active this week, "
+                       r"(\d+) dormant", out)
+    assert counts, out
+    events, users, active, dormant = map(int, counts.groups())
+    assert events > users > 0 and active > 0 and dormant > 0
+    for cmd in ("skene-cdc init", "skene-cdc migrate", "skene-cdc listen"):
+        assert cmd in out
+    # Cleaned up: the cluster is stopped and its files, like the demo's own, are gone; the
+    # working directory is left as it was.
+    assert "Cleaned up" in out
+    assert not datadir.exists() and not workdir.exists()
+    assert not port_open(port)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_demo_interrupted_cleans_up(tmp_path: Path) -> None:
+    """Ctrl-C (SIGINT) while the demo database is up: the cluster and files are removed."""
+    proc = subprocess.Popen([sys.executable, "-m", "skene_cdc", "demo", "--keep"], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=demo_env())
+    assert proc.stdout is not None
+    out = ""
+    try:
+        for line in proc.stdout:
+            out += line
+            if "stays up until Ctrl-C" in line:
+                break
+        datadir, workdir, port = created_paths(out)
+        assert datadir.exists() and port_open(port)
+        proc.send_signal(signal.SIGINT)
+        rest, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    out += rest
+    assert proc.returncode == 130, f"{out}\n{err}"
+    assert "Cleaned up" in out
+    assert not datadir.exists() and not workdir.exists()
+    assert not port_open(port)
