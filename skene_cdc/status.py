@@ -24,10 +24,27 @@ def capture_section(conn: psycopg.Connection[Row]) -> Any:
     return rows
 
 
+def loops_section(conn: psycopg.Connection[Row]) -> Any:
+    return conn.execute(sql.load("queries/status_loops")).fetchall()
+
+
+def deliveries_section(conn: psycopg.Connection[Row]) -> Any:
+    return conn.execute(sql.load("queries/status_deliveries")).fetchall()
+
+
+def errors_section(conn: psycopg.Connection[Row]) -> Any:
+    return conn.execute(sql.load("queries/status_errors"), {"limit": ERRORS_SHOWN}).fetchall()
+
+
+ERRORS_SHOWN = 5
+
 SECTIONS: dict[str, Section] = {
     "capture": capture_section,
     "listeners": lambda c: c.execute(sql.load("queries/status_listeners")).fetchall(),
     "tables": lambda c: c.execute(sql.load("queries/status_tables")).fetchall(),
+    "loops": loops_section,
+    "deliveries": deliveries_section,
+    "errors": errors_section,
 }
 
 

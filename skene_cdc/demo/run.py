@@ -173,6 +173,10 @@ class Demo:
                                     hint="Rerun with -v to see why")
 
     def cleanup(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            # A second Ctrl-C must not abandon a running cluster half-way through its stop.
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                signal.signal(sig, signal.SIG_IGN)
         self.stop.set()
         for t in self.threads:
             t.join(timeout=10)
@@ -189,19 +193,22 @@ class Demo:
 
 @contextmanager
 def _terminate_as_interrupt() -> Iterator[None]:
-    """SIGTERM cleans up like Ctrl-C does (the default would skip our `finally`)."""
+    """SIGTERM and SIGHUP (terminal closed) clean up like Ctrl-C does; the defaults would skip our
+    `finally`. SIGINT is set too: a shell starts background jobs with it ignored."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
-    def on_term(_signum: int, _frame: FrameType | None) -> None:
+    def interrupt(_signum: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, on_term)
+    signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {s: signal.signal(s, interrupt) for s in signals}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def _copy_tree(src: resources.abc.Traversable, dest: Path) -> None:
