@@ -41,6 +41,7 @@ CATCH_UP_TIMEOUT = 60.0
 class Demo:
     out: Output
     keep: bool = False
+    report: Path | None = None
     cluster: PgCluster | None = None
     workdir: Path | None = None
     stop: threading.Event = field(default_factory=threading.Event)
@@ -68,6 +69,8 @@ class Demo:
         self.fire_retention(url, config)
         self.come_back(url, personas)
         self.out.funnels(url)
+        if self.report is not None:
+            self.write_report(url)
         if self.keep:
             self.out.keep_open(url, self.workdir)
             self.stop.wait()
@@ -150,6 +153,14 @@ class Demo:
             for p in back:
                 simulate.add_action(conn, p, "dashboard_viewed", now)
         self.wait_caught_up(url)
+
+    def write_report(self, url: str) -> None:
+        from skene_cdc.report import data, render
+
+        assert self.report is not None
+        with connect(url, autocommit=True) as conn:
+            path = render.write(data.collect(conn), self.report)
+        self.out.line(f"Wrote the report (`skene-cdc report`) to {path.resolve()}")
 
     # -- plumbing -------------------------------------------------------------------------------
 
