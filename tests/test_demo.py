@@ -95,3 +95,22 @@ def test_demo_interrupted_cleans_up(tmp_path: Path) -> None:
     assert "Cleaned up" in out
     assert not datadir.exists() and not workdir.exists()
     assert not port_open(port)
+
+
+def test_embedded_postgres_from_pgserver_runs_a_logical_cluster() -> None:
+    """The fallback for machines without PostgreSQL: pgserver's bundled binaries, started the
+    same way (as an unprivileged user when root), with wal_level=logical."""
+    import psycopg
+
+    from skene_cdc.demo.postgres import PgCluster, embedded_pg_bindir
+
+    bindir = embedded_pg_bindir()
+    if bindir is None:
+        pytest.skip("pgserver is not installed (pip install 'skene-cdc[embedded]')")
+    cluster = PgCluster.start(bindir)
+    try:
+        with psycopg.connect(cluster.url(), autocommit=True) as conn:
+            assert conn.execute("SHOW wal_level").fetchone() == ("logical",)
+    finally:
+        cluster.stop("immediate")
+    assert not cluster.root.exists()
