@@ -144,6 +144,11 @@ def render_tables(console: Console, title: str, rows: Any, now: datetime) -> Non
                        f"{escape(', '.join(cols))}")
 
 
+def render(console: Console, title: str, value: Any) -> None:
+    """One section, as `status` shows it; for other commands (e.g. `loops list`)."""
+    RENDERERS.get(title, render_section)(console, title, value, datetime.now(UTC))
+
+
 RENDERERS: dict[str, Callable[[Console, str, Any, datetime], None]] = {
     "capture": render_capture,
     "errors": render_errors,
