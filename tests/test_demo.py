@@ -55,7 +55,8 @@ def test_demo_runs_end_to_end_and_cleans_up(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr
     datadir, workdir, port = created_paths(out)
     # What a newcomer should see: the month simulated, capture working, the next commands.
-    assert re.search(r"Simulating a month of users: \d+ signups and \d+ actions", out)
+    assert re.search(r"before skene: \d+ signups, \d+ actions", out)
+    assert re.search(r"\d+ signups and \d+ actions over 21 days", out)
     counts = re.search(r"Captured (\d+) events .* (\d+) users: (\d+) active this week, "
                        r"(\d+) dormant", out)
     assert counts, out

@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from types import FrameType
@@ -62,10 +62,13 @@ class Demo:
     def _run(self) -> None:
         url = self.start_postgres()
         config = self.write_app_files()
-        self.create_app(url)
+        now = datetime.now(UTC)
+        personas = simulate.build_personas(now)
+        installed_at = now - timedelta(days=simulate.INSTALLED_DAYS_AGO)
+        self.create_app(url, personas, installed_at)
         self.migrate(url, config)
         self.start_listener(url, config)
-        personas = self.play_month(url)
+        self.play_since(url, personas, installed_at)
         self.fire_retention(url, config)
         self.come_back(url, personas)
         self.out.funnels(url)
@@ -105,11 +108,16 @@ class Demo:
                       f"({', '.join(templates)}) to {self.workdir}")
         return config
 
-    def create_app(self, url: str) -> None:
+    def create_app(self, url: str, personas: list[simulate.Persona],
+                   installed_at: datetime) -> None:
+        """The app as skene finds it: tables, and the weeks of users it had before skene."""
         with connect(url, autocommit=True) as conn:
             conn.execute(sql.load("demo/app_schema"))
-        self.out.line("Created the sample app: tables users(id, email, name, created_at) and "
+            before = simulate.play_history(conn, personas, until=installed_at)
+        self.out.line("Created the sample app: users(id, email, name, created_at), "
                       "user_actions(id, user_id, action_type, created_at)")
+        self.out.line(f"Its first {before.days} days, before skene: {before.signups} signups, "
+                      f"{before.actions} actions (the app's own history)")
 
     def migrate(self, url: str, config: Config) -> None:
         with self.out.step("skene-cdc migrate") as step:
@@ -127,18 +135,16 @@ class Demo:
         self.out.line(f"Started the listener ({', '.join(s.name for s in self.services)}); "
                       f"emails go to the console provider")
 
-    def play_month(self, url: str) -> list[simulate.Persona]:
-        now = datetime.now(UTC)
-        personas = simulate.build_personas(now)
-        with self.out.step("Simulating a month of users") as step:
-            with connect(url, autocommit=True) as conn:
-                played = simulate.play_history(conn, personas)
-            step.done(f"{played.signups} signups and {played.actions} actions over "
-                      f"{played.days} days, timestamps backdated")
-        self.out.section("activation: welcome emails as users create their first project")
+    def play_since(self, url: str, personas: list[simulate.Persona],
+                   installed_at: datetime) -> None:
+        self.out.section(f"The {simulate.INSTALLED_DAYS_AGO} days since skene was installed, "
+                         "replayed (timestamps backdated; event time comes from the row)")
+        with connect(url, autocommit=True) as conn:
+            played = simulate.play_history(conn, personas, since=installed_at)
+        self.out.line(f"{played.signups} signups and {played.actions} actions over "
+                      f"{played.days} days; the listener captures them and runs the loops:")
         self.wait_caught_up(url)
         self.out.capture_summary(url)
-        return personas
 
     def fire_retention(self, url: str, config: Config) -> None:
         self.out.section("09:00: retention's daily schedule fires (dormant for 7 days)")

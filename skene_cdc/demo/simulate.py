@@ -48,6 +48,7 @@ COHORTS = {
     "new_idle": 6,      # signed up this week, nothing yet: enrolled, waiting, no email
 }
 RETURNERS = 3           # dormant users who come back after the re-engagement email
+INSTALLED_DAYS_AGO = 21  # skene goes in three weeks into the simulated month
 
 
 def build_personas(now: datetime, seed: int = 7) -> list[Persona]:
@@ -65,10 +66,12 @@ def _persona(rnd: random.Random, key: int, name: str, cohort: str, now: datetime
     def days_ago(lo: float, hi: float) -> datetime:
         return now - timedelta(days=rnd.uniform(lo, hi))
 
+    # The app's existing users signed up before skene was installed (INSTALLED_DAYS_AGO), so only
+    # this week's signups meet the activation loop; everyone's later activity is captured.
     if cohort == "dormant":
         signup, last = days_ago(24, 30), days_ago(9, 14)
     elif cohort in {"active", "power"}:
-        signup, last = days_ago(14, 28), days_ago(0.1, 1.5)
+        signup, last = days_ago(22, 28), days_ago(0.1, 1.5)
     else:
         signup, last = days_ago(0.5, 3), now - timedelta(hours=1)
     p = Persona(key, name, cohort, signup)
@@ -106,11 +109,15 @@ class Played:
     actions: int = 0
 
 
-def play_history(conn: psycopg.Connection[dict[str, object]], personas: list[Persona]) -> Played:
-    """Write the month into the app's tables, one transaction per simulated day (as the app would,
-    a day's commits at a time), in time order so user ids follow signup order."""
+def play_history(conn: psycopg.Connection[dict[str, object]], personas: list[Persona], *,
+                 since: datetime | None = None, until: datetime | None = None) -> Played:
+    """Write the part of the month in [since, until) into the app's tables, one transaction per
+    simulated day (as the app would, a day's commits at a time), in time order so user ids
+    follow signup order."""
     played = Played()
-    for _day, items in groupby(_timeline(personas), key=lambda t: t[0].date()):
+    timeline = [t for t in _timeline(personas)
+                if (since is None or t[0] >= since) and (until is None or t[0] < until)]
+    for _day, items in groupby(timeline, key=lambda t: t[0].date()):
         with conn.transaction():
             for at, p, action in items:
                 if action is None:
