@@ -10,7 +10,7 @@ from pathlib import Path
 import psycopg
 from rich.console import Console
 
-from skene_cdc.cli.status import render_section
+from skene_cdc.cli.render import render_section
 from tests.conftest import DEFAULT_CONFIG, run_cli, write_config
 
 # What the loop engine and the sender write, inserted directly: status only reads these tables.

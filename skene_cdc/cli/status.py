@@ -1,33 +1,28 @@
 """`skene-cdc status`: one screen on capture, loops, deliveries and errors.
 
-The human view fits an 80-column terminal: a section with one row is printed as key/value lines,
-a section with several rows as a compact table when it fits, else as one key/value block per row.
-`--json` prints `status.collect()` as is: the stable, documented shape for scripts."""
+The human view (skene_cdc/cli/render.py) fits an 80-column terminal; `--json` prints
+`status.collect()` as is: the stable, documented shape for scripts (docs/status.md)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import click
 from rich.console import Console
 from rich.markup import escape
-from rich.padding import Padding
-from rich.table import Table
-from rich.text import Text
 
+# Before the CLI import: command modules that `cli.main` imports may import `render` from here
+# while this module is still half-initialised (an import cycle through cli.main).
+from skene_cdc.cli.render import render, render_report  # noqa: F401
+
+# isort: split
 from skene_cdc import status as status_mod
 from skene_cdc.cli.context import Ctx, pass_ctx
 from skene_cdc.cli.main import cli
 from skene_cdc.db import connect, redact, require_schema
-
-# Sections in reading order: is it flowing, are the loops working, what went wrong, who runs it.
-# Sections other parts add (replication, freemium, ...) follow in registration order.
-ORDER = ["capture", "replication", "loops", "deliveries", "errors", "listeners", "tables"]
-ERROR_WIDTH = 300
 
 
 @cli.command()
@@ -47,190 +42,7 @@ def status(ctx: Ctx, as_json: bool) -> None:
     now = datetime.now(UTC)
     console.print(f"[bold]skene status[/] at {now:%Y-%m-%d %H:%M:%S} UTC")
     console.print(f"[dim]{escape(redact(ctx.url))}[/]")
-    for name in sorted(report, key=lambda n: ORDER.index(n) if n in ORDER else len(ORDER)):
-        console.print()
-        RENDERERS.get(name, render_section)(console, name, report[name], now)
-
-
-# -- section renderers -----------------------------------------------------------------------------
-
-
-def render_capture(console: Console, title: str, rows: Any, now: datetime) -> None:
-    if not rows:
-        _title(console, title, "no cursor yet: `skene-cdc listen` has not run")
-        return
-    _title(console, title)
-    for r in rows:
-        lag = r.get("lag_seconds") or 0.0
-        state = "[green]caught up[/]" if not r.get("backlog") else f"[yellow]{r['backlog']:,} behind[/]"
-        _kv(console, [
-            (f"cursor {r['cursor']}", f"{state}, lag {_seconds(lag)}, "
-                                      f"{r.get('processed', 0):,} processed"),
-            ("last event", _event_ref(r.get("last_event_id"), r.get("last_event_at"), now)),
-            ("checkpoint", _event_ref(r.get("checkpoint_event"), r.get("checkpoint_at"), now)),
-            *([("error", f"[red]{escape(_short(r['last_error']))}[/]")] if r.get("last_error")
-              else []),
-        ])
-
-
-def render_errors(console: Console, title: str, rows: Any, now: datetime) -> None:
-    if not rows:
-        _title(console, title, "[green]none[/]")
-        return
-    _title(console, title)
-    for r in rows:
-        _line(console, f"{_cell(r['at'], now)}  [bold]{r['source']}[/] {escape(r['subject'])}")
-        _line(console, f"[red]{escape(_short(r['error']))}[/]", indent=4)
-
-
-def render_listeners(console: Console, title: str, rows: Any, now: datetime) -> None:
-    if not rows:
-        _title(console, title, "none running")
-        return
-    _title(console, title)
-    for r in rows:
-        alive = "[green]alive[/]" if r.get("alive") else "[red]silent[/]"
-        idle = ", idle" if r.get("sleeping") else ""
-        _line(console, f"{escape(str(r['listener']))}: {alive}{idle}, heartbeat "
-                       f"{_cell(r.get('heartbeat_at'), now)}, started "
-                       f"{_cell(r.get('started_at'), now)}")
-
-
-def render_section(console: Console, title: str, value: Any, now: datetime) -> None:
-    """Any section: key/value lines for one row, a table when it fits, else a block per row."""
-    rows = value if isinstance(value, list) else [value] if isinstance(value, dict) else None
-    if rows is None:
-        _title(console, title, escape(_cell(value, now)))
-        return
-    if not rows:
-        _title(console, title, "none")
-        return
-    rows = [{k: v for k, v in r.items() if any(x.get(k) is not None for x in rows)} for r in rows]
-    _title(console, title)
-    if len(rows) == 1:
-        _kv(console, [(_label(k), escape(_fmt(k, v, now))) for k, v in rows[0].items()])
-        return
-    cells = [[_fmt(k, v, now) for k, v in r.items()] for r in rows]
-    headers = [_label(k) for k in rows[0]]
-    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
-    if sum(widths) + 2 * len(widths) + 2 <= max(console.width, 40):
-        table = Table(box=None, padding=(0, 1), pad_edge=False, show_edge=False,
-                      header_style="dim")
-        for i, h in enumerate(headers):
-            numeric = all(isinstance(r[k], int | float | Decimal) or r[k] is None
-                          for r in rows for k in [list(rows[0])[i]])
-            table.add_column(h, justify="right" if numeric else "left")
-        for c in cells:
-            table.add_row(*(escape(x) for x in c))
-        console.print(Padding(table, (0, 0, 0, 2), expand=False))
-        return
-    for r in rows:
-        first, *rest = r.items()
-        _line(console, f"[bold]{escape(_cell(first[1], now))}[/]")
-        _kv(console, [(_label(k), escape(_fmt(k, v, now))) for k, v in rest], indent=4)
-
-
-def render_tables(console: Console, title: str, rows: Any, now: datetime) -> None:
-    if not rows:
-        _title(console, title, "none: run `skene-cdc migrate`")
-        return
-    _title(console, "captured tables")
-    width = max(len(r["table_name"]) for r in rows)
-    for r in rows:
-        cols = [f"user={r['user_id_column']}"]
-        cols += [f"time={r['timestamp_column']}"] if r.get("timestamp_column") else []
-        cols += [f"event={r['event_column']}"] if r.get("event_column") else []
-        _line(console, f"{escape(r['table_name']).ljust(width)}  {r['role']}, {r['mode']}: "
-                       f"{escape(', '.join(cols))}")
-
-
-def render(console: Console, title: str, value: Any) -> None:
-    """One section, as `status` shows it; for other commands (e.g. `loops list`)."""
-    RENDERERS.get(title, render_section)(console, title, value, datetime.now(UTC))
-
-
-RENDERERS: dict[str, Callable[[Console, str, Any, datetime], None]] = {
-    "capture": render_capture,
-    "errors": render_errors,
-    "listeners": render_listeners,
-    "tables": render_tables,
-}
-
-
-# -- formatting ---------------------------------------------------------------------------------
-
-
-def _title(console: Console, title: str, inline: str | None = None) -> None:
-    console.print(f"[bold]{title}[/]" + (f": {inline}" if inline is not None else ""))
-
-
-def _kv(console: Console, pairs: Sequence[tuple[str, str]], indent: int = 2) -> None:
-    width = max((len(k) for k, _ in pairs), default=0)
-    for k, v in pairs:
-        _line(console, f"{k.ljust(width)}  {v}", indent=indent)
-
-
-def _line(console: Console, markup: str, indent: int = 2) -> None:
-    """One body line; when it wraps, the continuation keeps the indent."""
-    console.print(Padding(Text.from_markup(markup), (0, 0, 0, indent), expand=False))
-
-
-def _label(key: str) -> str:
-    return key.removesuffix("_pct").replace("_", " ")
-
-
-def _fmt(key: str, v: Any, now: datetime) -> str:
-    if key.endswith("_pct") and v is not None:
-        return f"{float(v):.1f}%"
-    return _cell(v, now)
-
-
-def _cell(v: Any, now: datetime) -> str:
-    if v is None:
-        return "-"
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, datetime):
-        return _ago(v, now)
-    if isinstance(v, int):
-        return f"{v:,}"
-    if isinstance(v, float | Decimal):
-        return f"{v:,.1f}"
-    return str(v)
-
-
-def _ago(at: datetime, now: datetime) -> str:
-    delta = now - at
-    secs = delta.total_seconds()
-    if secs < -1:
-        return f"in {_duration(-delta)}"
-    if secs < 86400:
-        return f"{_duration(delta)} ago"
-    return f"{at:%Y-%m-%d %H:%M}"
-
-
-def _duration(d: timedelta) -> str:
-    s = max(d.total_seconds(), 0)
-    if s < 60:
-        return f"{s:.0f}s"
-    if s < 3600:
-        return f"{s // 60:.0f}m"
-    return f"{s // 3600:.0f}h{(s % 3600) // 60:02.0f}m"
-
-
-def _seconds(s: float) -> str:
-    return f"{s:.1f}s" if s < 60 else _duration(timedelta(seconds=s))
-
-
-def _event_ref(event_id: Any, at: Any, now: datetime) -> str:
-    if event_id is None and at is None:
-        return "-"
-    return f"#{event_id}, {_cell(at, now)}" if event_id is not None else _cell(at, now)
-
-
-def _short(text: str) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= ERROR_WIDTH else text[:ERROR_WIDTH - 1] + "…"
+    render_report(console, report, now)
 
 
 def _jsonable(v: Any) -> Any:
