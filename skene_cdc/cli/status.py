@@ -16,7 +16,8 @@ from rich.markup import escape
 
 # Before the CLI import: command modules that `cli.main` imports may import `render` from here
 # while this module is still half-initialised (an import cycle through cli.main).
-from skene_cdc.cli.render import render, render_report  # noqa: F401
+from skene_cdc.cli.render import render as render  # noqa: F401  (re-exported)
+from skene_cdc.cli.render import render_report
 
 # isort: split
 from skene_cdc import status as status_mod
