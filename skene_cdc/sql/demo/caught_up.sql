@@ -5,5 +5,7 @@ SELECT NOT EXISTS (
             WHERE EXISTS (SELECT 1 FROM skene.events e WHERE (e.txid, e.id) > (c.txid, c.event_id)))
        AND EXISTS (SELECT 1 FROM skene.cursors)
        AND NOT EXISTS (
+           -- Being sent (its next_attempt_at is then a lease expiry, in the future), or due.
            SELECT 1 FROM skene.deliveries
-            WHERE state IN ('pending', 'sending') AND next_attempt_at <= now()) AS caught_up
+            WHERE state = 'sending' OR (state = 'pending' AND next_attempt_at <= now()))
+           AS caught_up
