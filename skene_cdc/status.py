@@ -11,6 +11,7 @@ import psycopg
 
 from skene_cdc import sql
 from skene_cdc.db import Row
+from skene_cdc.handlers.loops.report import funnel_rows
 
 Section = Callable[[psycopg.Connection[Row]], Any]
 
@@ -22,10 +23,6 @@ def capture_section(conn: psycopg.Connection[Row]) -> Any:
         oldest = r.pop("oldest_pending_at")
         r["lag_seconds"] = round((now - oldest).total_seconds(), 3) if oldest else 0.0
     return rows
-
-
-def loops_section(conn: psycopg.Connection[Row]) -> Any:
-    return conn.execute(sql.load("queries/status_loops")).fetchall()
 
 
 def deliveries_section(conn: psycopg.Connection[Row]) -> Any:
@@ -42,7 +39,7 @@ SECTIONS: dict[str, Section] = {
     "capture": capture_section,
     "listeners": lambda c: c.execute(sql.load("queries/status_listeners")).fetchall(),
     "tables": lambda c: c.execute(sql.load("queries/status_tables")).fetchall(),
-    "loops": loops_section,
+    "loops": funnel_rows,
     "deliveries": deliveries_section,
     "errors": errors_section,
 }

@@ -50,7 +50,7 @@ def test_migrate_installs_and_leaves_app_alembic_alone(app_url: str, tmp_path: P
     seed(app_url)
     before = state(app_url, APP_STATE)
     out = run_cli("migrate", url=app_url, config_path=cfg)
-    assert "not installed -> 0002_loop_state" in out.stdout
+    assert "not installed -> 0003_loops" in out.stdout
     with psycopg.connect(app_url) as conn:
         assert conn.execute("SELECT version_num FROM skene.alembic_version").fetchall() != []
         assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [

@@ -17,11 +17,14 @@ from tests.conftest import DEFAULT_CONFIG, run_cli, write_config
 # Funnels as the loop engine records them, spread over the last two weeks: activation (one
 # template) and retention with two variants converting differently.
 SEED_SQL = """
-INSERT INTO skene.enrolments (loop, user_id, episode, state, variant, enrolled_at, sent_at,
-                              converted_at)
+INSERT INTO skene.loops (name, type) VALUES ('activation', 'activation'),
+                                            ('retention', 'retention');
+INSERT INTO skene.enrolments (loop, user_id, episode, state, variant, enrolled_at, met_at,
+                              sent_at, converted_at)
 SELECT 'activation', g::text, 'once',
        CASE WHEN g % 3 = 0 THEN 'converted' ELSE 'enrolled' END, NULL,
        now() - (g % 14) * interval '1 day',
+       CASE WHEN g % 3 = 0 THEN now() - (g % 14) * interval '1 day' + interval '2 hours' END,
        CASE WHEN g % 3 = 0 THEN now() - (g % 14) * interval '1 day' + interval '2 hours' END,
        CASE WHEN g % 3 = 0 THEN now() - (g % 14) * interval '1 day' + interval '2 hours' END
 FROM generate_series(1, 42) g;
@@ -68,7 +71,7 @@ def expected_variants(url: str) -> dict[str, str]:
         rows = conn.execute("SELECT variant, round(100.0 * count(converted_at) / count(sent_at), 1)"
                             " FROM skene.enrolments WHERE loop = 'retention' GROUP BY variant"
                             ).fetchall()
-    return {r[0]: f"{r[1]}%" for r in rows}
+    return {r[0]: f"{r[1]}% of sent" for r in rows}
 
 
 # What the page shows, read from the rendered DOM (not from the HTML source).

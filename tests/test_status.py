@@ -15,16 +15,19 @@ from tests.conftest import DEFAULT_CONFIG, run_cli, write_config
 
 # What the loop engine and the sender write, inserted directly: status only reads these tables.
 FUNNEL_SQL = """
-INSERT INTO skene.enrolments (loop, user_id, episode, state, variant, sent_at, converted_at,
-                              last_error, last_evaluated_at)
+INSERT INTO skene.loops (name, type) VALUES ('activation', 'activation'),
+                                            ('retention', 'retention');
+INSERT INTO skene.enrolments (loop, user_id, episode, state, variant, met_at, sent_at,
+                              converted_at, last_error, last_evaluated_at)
 SELECT 'activation', g::text, 'once',
        CASE WHEN g <= 3 THEN 'converted' WHEN g = 4 THEN 'expired' ELSE 'enrolled' END, NULL,
-       CASE WHEN g <= 3 THEN now() END, CASE WHEN g <= 3 THEN now() END, NULL, NULL
+       CASE WHEN g <= 3 THEN now() END, CASE WHEN g <= 3 THEN now() END,
+       CASE WHEN g <= 3 THEN now() END, NULL, NULL
 FROM generate_series(1, 8) g;
-INSERT INTO skene.enrolments (loop, user_id, episode, state, variant, sent_at, converted_at,
-                              last_error, last_evaluated_at)
+INSERT INTO skene.enrolments (loop, user_id, episode, state, variant, met_at, sent_at,
+                              converted_at, last_error, last_evaluated_at)
 SELECT 'retention', g::text, 'spell-1', CASE WHEN g = 1 THEN 'converted' ELSE 'sent' END,
-       'variant_' || (g % 2), now(), CASE WHEN g = 1 THEN now() END,
+       'variant_' || (g % 2), now(), now(), CASE WHEN g = 1 THEN now() END,
        CASE WHEN g = 2 THEN 'canceling statement due to statement timeout' END, now()
 FROM generate_series(1, 4) g;
 INSERT INTO skene.deliveries (loop, user_id, step, episode, provider, template, idempotency_key,
@@ -61,11 +64,15 @@ def test_status_screen_fits_80_columns_and_shows_each_section(db_url: str, tmp_p
         assert any(line == heading or line.startswith(f"{heading}: ") for line in lines), \
             f"no {heading!r} section:\n{out}"
     assert "cursor main  caught up, lag 0.0s, 10 processed" in out
-    # The funnel: 8 enrolled in activation, 3 sent and converted, 1 expired, 4 still waiting.
-    activation = next(line.split() for line in lines if line.strip().startswith("activation"))
-    assert activation == ["activation", "8", "4", "3", "3", "1", "37.5%"], out
-    retention = next(line.split() for line in lines if line.strip().startswith("retention"))
-    assert retention == ["retention", "4", "0", "4", "1", "0", "25.0%"], out
+    # The funnel (view skene.loop_funnel): activation converts by its condition, so its rate is
+    # over everyone enrolled (3 of 8); retention's over those sent (1 of 4), per variant too.
+    section = lines[lines.index("loops") + 1:]
+    section = section[:section.index("")]
+    funnel = {line.split()[0]: line.split()[1:] for line in section[1:-1]}
+    assert funnel["activation"] == ["8", "3", "3", "3", "37.5%", "1"], out
+    assert funnel["retention"] == ["4", "4", "4", "1", "25.0%", "0"], out
+    assert funnel["variant_1"] == ["2", "2", "2", "1", "50.0%", "0"], out
+    assert funnel["variant_0"] == ["2", "2", "2", "0", "0.0%", "0"], out
     # Errors still standing, newest first; the sent delivery's old error is not one of them.
     assert "retention #1 to user 3: dead after 4 of 4 attempts" in out
     assert "provider answered 500" in out and "429 Too Many Requests" in out
@@ -81,9 +88,12 @@ def test_status_json_is_stable(db_url: str, tmp_path: Path) -> None:
     (cursor,) = report["capture"]
     assert cursor["cursor"] == "main" and cursor["backlog"] == 0 and cursor["lag_seconds"] == 0
     assert cursor["processed"] == 10 and cursor["last_event_id"] == 10
-    loops = {r["loop"]: r for r in report["loops"]}
-    assert loops["activation"] == {"loop": "activation", "enrolled": 8, "waiting": 4, "sent": 3,
-                                   "converted": 3, "dropped": 1, "conversion_pct": 37.5}
+    loops = {(r["loop"], r["variant"]): r for r in report["loops"]}
+    assert loops["activation", "(all)"] == {
+        "loop": "activation", "type": "activation", "variant": "(all)", "enrolled": 8, "met": 3,
+        "sent": 3, "delivered": 0, "converted": 3, "expired": 1, "failed": 0,
+        "conversion_rate": 0.375}
+    assert loops["retention", "variant_1"]["conversion_rate"] == 0.5
     deliveries = {r["loop"]: r for r in report["deliveries"]}
     assert deliveries["retention"]["dead"] == 1 and deliveries["retention"]["sent"] == 1
     assert deliveries["activation"]["pending"] == 1 and deliveries["activation"]["retrying"] == 1

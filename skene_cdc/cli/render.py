@@ -112,13 +112,40 @@ def render_tables(console: Console, title: str, rows: Any, now: datetime) -> Non
         _title(console, title, "none: run `skene-cdc migrate`")
         return
     _title(console, "captured tables")
-    width = max(len(r["table_name"]) for r in rows)
+    table = Table(box=None, padding=(0, 1), pad_edge=False, show_edge=False, show_header=False)
+    table.add_column(no_wrap=True)
+    table.add_column()
     for r in rows:
         cols = [f"user={r['user_id_column']}"]
         cols += [f"time={r['timestamp_column']}"] if r.get("timestamp_column") else []
         cols += [f"event={r['event_column']}"] if r.get("event_column") else []
-        _line(console, f"{escape(r['table_name']).ljust(width)}  {r['role']}, {r['mode']}: "
-                       f"{escape(', '.join(cols))}")
+        table.add_row(escape(r["table_name"]),
+                      escape(f"{r['role']}, {r['mode']}: {', '.join(cols)}"))
+    console.print(Padding(table, (0, 0, 0, 2), expand=False))
+
+
+def render_loops(console: Console, title: str, rows: Any, now: datetime) -> None:
+    """The funnel (view skene.loop_funnel): a row per loop, its variants indented below it."""
+    if not rows:
+        _title(console, title, "none enrolled yet")
+        return
+    _title(console, title)
+    extra = [k for k in ("expired", "failed") if any(r.get(k) for r in rows)]
+    table = Table(box=None, padding=(0, 1), pad_edge=False, show_edge=False, header_style="dim")
+    table.add_column("loop")
+    for col in ("enrolled", "met", "sent", "converted", "rate", *extra):
+        table.add_column(col, justify="right")
+    for r in rows:
+        variant = r.get("variant") not in (None, "(all)")
+        rate = r.get("conversion_rate")
+        table.add_row(escape(f"  {r['variant']}" if variant else str(r["loop"])),
+                      *(_cell(r.get(k), now) for k in ("enrolled", "met", "sent", "converted")),
+                      "-" if rate is None else f"{100 * float(rate):.1f}%",
+                      *(_cell(r.get(k), now) for k in extra),
+                      style="dim" if variant else None)
+    console.print(Padding(table, (0, 0, 0, 2), expand=False))
+    console.print("  [dim]rate: activation and milestones converted / enrolled, others "
+                  "converted / sent[/]")
 
 
 def render(console: Console, title: str, value: Any) -> None:
@@ -131,6 +158,7 @@ RENDERERS: dict[str, Callable[[Console, str, Any, datetime], None]] = {
     "errors": render_errors,
     "listeners": render_listeners,
     "tables": render_tables,
+    "loops": render_loops,
 }
 
 

@@ -10,6 +10,7 @@ from types import FrameType
 
 from skene_cdc.config import Config
 from skene_cdc.handlers import build_handlers
+from skene_cdc.handlers.loops import loop_services
 from skene_cdc.listener.consumer import EventConsumer
 from skene_cdc.listener.service import Service
 
@@ -23,6 +24,7 @@ def build_services(url: str, config: Config) -> list[Service]:
     services.append(EventConsumer(url, build_handlers(config),
                                   batch_size=config.capture.batch_size,
                                   poll_interval=config.capture.poll_interval.total_seconds()))
+    services += loop_services(url, config)  # after the consumer: firings see its rollups
     return services
 
 

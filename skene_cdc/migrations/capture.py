@@ -20,7 +20,7 @@ from skene_cdc.errors import ConfigError
 TIME_TYPES = ("timestamp with time zone", "timestamp without time zone", "date")
 RESERVED_VIEW_COLUMNS = {
     "user_id", "email", "name", "created_at", "first_seen_at", "last_activity_at", "last_event",
-    "last_event_data", "activity_this_week", "activity_last_week", "plan",
+    "last_event_data", "activity_this_week", "activity_last_week", "plan", "re_engagement_sent",
 }
 
 

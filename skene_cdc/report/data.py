@@ -10,6 +10,7 @@ import psycopg
 
 from skene_cdc import sql
 from skene_cdc.db import Row
+from skene_cdc.handlers.loops.report import funnel_rows
 
 
 @dataclass
@@ -50,22 +51,24 @@ def collect(conn: psycopg.Connection[Row], *, days: int = 30, hours: int = 48) -
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         now = conn.execute("SELECT now() AS now").fetchone()
         totals = conn.execute(sql.load("report/totals")).fetchone() or {}
-        funnel_rows = conn.execute(sql.load("report/funnel_daily"), {"days": days}).fetchall()
-        loop_totals = conn.execute(sql.load("queries/status_loops")).fetchall()
-        variant_rows = conn.execute(sql.load("report/variants")).fetchall()
+        daily_rows = conn.execute(sql.load("report/funnel_daily"), {"days": days}).fetchall()
+        funnel = funnel_rows(conn)
         hourly_rows = conn.execute(sql.load("report/events_hourly"), {"hours": hours}).fetchall()
         capture = conn.execute(sql.load("queries/status_capture")).fetchall()
     loops: dict[str, LoopFunnel] = {}
-    for r in funnel_rows:
+    for r in daily_rows:
         f = loops.setdefault(r["loop"], LoopFunnel(r["loop"]))
         f.days.append(r["day"])
         f.enrolled.append(int(r["enrolled"]))
         f.sent.append(int(r["sent"]))
         f.converted.append(int(r["converted"]))
-    for r in loop_totals:
-        loops.setdefault(r["loop"], LoopFunnel(r["loop"])).totals = dict(r)
-    for r in variant_rows:
-        loops.setdefault(r["loop"], LoopFunnel(r["loop"])).variants.append(dict(r))
+    # Totals and variants as the view skene.loop_funnel has them (what psql and status show).
+    for r in funnel:
+        f = loops.setdefault(r["loop"], LoopFunnel(r["loop"]))
+        if r["variant"] == "(all)":
+            f.totals = dict(r)
+        else:
+            f.variants.append(dict(r))
     hourly = Hourly()
     for r in hourly_rows:
         hourly.hours.append(r["hour"])

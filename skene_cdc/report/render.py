@@ -24,6 +24,7 @@ class LoopView:
     daily: Markup
     variants: list[dict[str, Any]]
     variant_chart: Markup | None
+    basis: str  # what conversion is a share of: "enrolled" or "sent" (see view loop_funnel)
 
 
 def _env() -> jinja2.Environment:
@@ -46,14 +47,16 @@ def loop_view(f: LoopFunnel) -> LoopView:
         [(stage, n, f"{n:,}" + (f" ({100 * n / enrolled:.0f}%)" if enrolled and i else ""))
          for i, (stage, n) in enumerate(stages)], [COLORS[stage] for stage, _ in stages],
         scale_max=enrolled or 1)
+    # Activation and milestones convert by the condition itself, the others after the email.
+    basis = "enrolled" if t.get("type") in ("activation", "milestone") else "sent"
     variant_chart = None
-    if any(v["variant"] for v in f.variants):
+    if f.variants:
         variant_chart = charts.hbars(
             "variants", f"{f.loop}: conversion per template variant",
-            [(v["variant"] or "(single template)", float(v["conversion_pct"] or 0),
-              f"{float(v['conversion_pct'] or 0):.1f}% of {v['sent']} sent")
+            [(str(v["variant"]), 100 * float(v["conversion_rate"] or 0),
+              f"{100 * float(v['conversion_rate'] or 0):.1f}% of {v[basis]} {basis}")
              for v in f.variants], COLORS["sent"], scale_max=100)
-    return LoopView(f.loop, t, funnel, daily, f.variants, variant_chart)
+    return LoopView(f.loop, t, funnel, daily, f.variants, variant_chart, basis)
 
 
 def render(data: ReportData) -> str:
