@@ -25,10 +25,6 @@ def capture_section(conn: psycopg.Connection[Row]) -> Any:
     return rows
 
 
-def deliveries_section(conn: psycopg.Connection[Row]) -> Any:
-    return conn.execute(sql.load("queries/status_deliveries")).fetchall()
-
-
 def errors_section(conn: psycopg.Connection[Row]) -> Any:
     return conn.execute(sql.load("queries/status_errors"), {"limit": ERRORS_SHOWN}).fetchall()
 
@@ -40,7 +36,8 @@ SECTIONS: dict[str, Section] = {
     "listeners": lambda c: c.execute(sql.load("queries/status_listeners")).fetchall(),
     "tables": lambda c: c.execute(sql.load("queries/status_tables")).fetchall(),
     "loops": funnel_rows,
-    "deliveries": deliveries_section,
+    "deliveries": lambda c: c.execute(sql.load("email/status_deliveries")).fetchall(),
+    "delivery_errors": lambda c: c.execute(sql.load("email/status_delivery_errors")).fetchall(),
     "errors": errors_section,
 }
 

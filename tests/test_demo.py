@@ -56,12 +56,32 @@ def test_demo_runs_end_to_end_and_cleans_up(tmp_path: Path) -> None:
     datadir, workdir, port = created_paths(out)
     # What a newcomer should see: the month simulated, capture working, the next commands.
     assert re.search(r"before skene: \d+ signups, \d+ actions", out)
-    assert re.search(r"\d+ signups and \d+ actions over 21 days", out)
+    assert re.search(r"\d+ signups and \d+ actions over 2\d days", out)
     counts = re.search(r"Captured (\d+) events .* (\d+) users: (\d+) active this week, "
                        r"(\d+) dormant", out)
     assert counts, out
     events, users, active, dormant = map(int, counts.groups())
     assert events > users > 0 and active > 0 and dormant > 0
+    # The emails, as the console provider sent them, in the section of the phase that sent them.
+    replay, retention, comeback = (out.split("\n== ")[i] for i in (1, 2, 3))
+    welcomes = re.findall(r"^   \S (\S+@example\.test) +Welcome aboard, (\w+)", replay, re.M)
+    assert welcomes and all(addr.startswith(name.lower() + ".") for addr, name in welcomes), replay
+    re_engaged = re.findall(r"^   \S (\S+@example\.test) +(.*)$", retention, re.M)
+    assert len(re_engaged) == dormant, retention
+    assert all("we kept your projects warm" in subj or subj.startswith("Still there")
+               for _, subj in re_engaged), retention
+    # Each names the user's last activity (from skene.users), not a blank.
+    assert len(re.findall(r"(last thing you did was|last step was) \w+", retention)) == dormant
+    assert "Welcome aboard" not in retention and "@example.test" not in comeback
+    assert re.search(r"retention records 3 conversions", comeback)
+    assert "0 new emails" in out.split("\n== ")[4]
+    # The funnel table (view skene.loop_funnel) agrees with the emails shown.
+    funnel = {m[0]: m[1:] for m in re.findall(r"^\S (\w+) +\S +(\d+) +\S +(\d+) +\S +(\d+)",
+                                              out, re.M)}
+    assert len(set(welcomes)) == len(welcomes)
+    assert int(funnel["activation"][1]) == int(funnel["activation"][2]) == len(welcomes)
+    assert int(funnel["activation"][0]) > len(welcomes)  # signups that never acted: no email
+    assert funnel["retention"] == (str(dormant), str(dormant), "3")
     for cmd in ("skene-cdc init", "skene-cdc migrate", "skene-cdc listen"):
         assert cmd in out
     # Cleaned up: the cluster is stopped and its files, like the demo's own, are gone; the

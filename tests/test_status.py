@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -73,6 +74,10 @@ def test_status_screen_fits_80_columns_and_shows_each_section(db_url: str, tmp_p
     assert funnel["retention"] == ["4", "4", "4", "1", "25.0%", "0"], out
     assert funnel["variant_1"] == ["2", "2", "2", "1", "50.0%", "0"], out
     assert funnel["variant_0"] == ["2", "2", "2", "0", "0.0%", "0"], out
+    # The outbox by state, the newest error under its state.
+    assert re.search(r"^  sent +2  last \d+s ago$", out, re.M), out
+    assert re.search(r"^  pending +1  next due", out, re.M), out
+    assert re.search(r"^  dead +1  last .*\n +provider answered 500", out, re.M), out
     # Errors still standing, newest first; the sent delivery's old error is not one of them.
     assert "retention #1 to user 3: dead after 4 of 4 attempts" in out
     assert "provider answered 500" in out and "429 Too Many Requests" in out
@@ -94,10 +99,11 @@ def test_status_json_is_stable(db_url: str, tmp_path: Path) -> None:
         "sent": 3, "delivered": 0, "converted": 3, "expired": 1, "failed": 0,
         "conversion_rate": 0.375}
     assert loops["retention", "variant_1"]["conversion_rate"] == 0.5
-    deliveries = {r["loop"]: r for r in report["deliveries"]}
-    assert deliveries["retention"]["dead"] == 1 and deliveries["retention"]["sent"] == 1
-    assert deliveries["activation"]["pending"] == 1 and deliveries["activation"]["retrying"] == 1
-    assert datetime.fromisoformat(deliveries["activation"]["oldest_due_at"]) <= datetime.now(UTC)
+    deliveries = {r["state"]: r for r in report["deliveries"]}
+    assert {s: r["n"] for s, r in deliveries.items()} == {"pending": 1, "sent": 2, "dead": 1}
+    assert "provider answered 500" in deliveries["dead"]["last_error"]
+    assert datetime.fromisoformat(deliveries["pending"]["next_due"]) <= datetime.now(UTC)
+    assert [e["user_id"] for e in report["delivery_errors"]] == ["2", "3"]
     errors = report["errors"]
     assert [e["source"] for e in errors].count("delivery") == 2
     assert all(set(e) == {"at", "source", "subject", "error"} for e in errors)

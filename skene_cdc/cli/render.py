@@ -23,8 +23,14 @@ ORDER = ["capture", "replication", "loops", "deliveries", "errors", "listeners",
 ERROR_WIDTH = 300
 
 
+# In --json, not on the screen: `errors` already lists these with everything else that failed.
+HIDDEN = {"delivery_errors"}
+
+
 def render_report(console: Console, report: dict[str, Any], now: datetime) -> None:
     for name in sorted(report, key=lambda n: ORDER.index(n) if n in ORDER else len(ORDER)):
+        if name in HIDDEN:
+            continue
         console.print()
         RENDERERS.get(name, render_section)(console, name, report[name], now)
 
@@ -58,6 +64,21 @@ def render_errors(console: Console, title: str, rows: Any, now: datetime) -> Non
     for r in rows:
         _line(console, f"{_cell(r['at'], now)}  [bold]{r['source']}[/] {escape(r['subject'])}")
         _line(console, f"[red]{escape(_short(r['error']))}[/]", indent=4)
+
+
+def render_deliveries(console: Console, title: str, rows: Any, now: datetime) -> None:
+    """The outbox by state: how many, when the next is due, and the newest error of a state."""
+    if not rows:
+        _title(console, title, "none yet")
+        return
+    _title(console, title)
+    width = max(len(r["state"]) for r in rows)
+    for r in rows:
+        when = (f"next due {_cell(r['next_due'], now)}" if r.get("next_due")
+                else f"last {_cell(r.get('last_change'), now)}")
+        _line(console, f"{r['state'].ljust(width)}  {r['n']:>6,}  {when}")
+        if r.get("last_error"):
+            _line(console, f"[red]{escape(_short(r['last_error']))}[/]", indent=4 + width)
 
 
 def render_listeners(console: Console, title: str, rows: Any, now: datetime) -> None:
@@ -159,6 +180,7 @@ RENDERERS: dict[str, Callable[[Console, str, Any, datetime], None]] = {
     "listeners": render_listeners,
     "tables": render_tables,
     "loops": render_loops,
+    "deliveries": render_deliveries,
 }
 
 

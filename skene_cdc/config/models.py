@@ -50,6 +50,11 @@ class Email(Strict):
     from_: str = Field(alias="from", default="skene <noreply@localhost>")
     templates: str = "templates"
     reply_to: str | None = None
+    # The sender: deliveries claimed per transaction, sent `concurrency` at a time. A claimed row
+    # whose `lease` runs out (its sender died) is retried with the same idempotency key.
+    batch_size: int = Field(default=50, ge=1, le=1000)
+    concurrency: int = Field(default=4, ge=1, le=64)
+    lease: Duration = timedelta(minutes=5)
 
 
 class Stripe(Strict):

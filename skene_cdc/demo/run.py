@@ -12,7 +12,7 @@ import signal
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -24,11 +24,15 @@ import psycopg
 
 from skene_cdc import sql
 from skene_cdc.config import Config, load_config
-from skene_cdc.db import connect
+from skene_cdc.db import Row, connect
 from skene_cdc.demo import simulate
 from skene_cdc.demo.output import Output
 from skene_cdc.demo.postgres import PgCluster, embedded_pg_bindir, local_pg_bindir
 from skene_cdc.errors import PrerequisiteError
+from skene_cdc.handlers.email import providers
+from skene_cdc.handlers.loops.handler import register_loops
+from skene_cdc.handlers.loops.plan import require_plans
+from skene_cdc.handlers.loops.schedule import LoopScheduler
 from skene_cdc.listener import runner
 from skene_cdc.listener.service import Service
 from skene_cdc.migrations import runner as migrations
@@ -71,6 +75,7 @@ class Demo:
         self.play_since(url, personas, installed_at)
         self.fire_retention(url, config)
         self.come_back(url, personas)
+        self.fire_again(url, config)
         self.out.funnels(url)
         if self.report is not None:
             self.write_report(url)
@@ -126,12 +131,16 @@ class Demo:
                       f"{len(result.capture_steps)} capture steps (triggers on users, user_actions)")
 
     def start_listener(self, url: str, config: Config) -> None:
+        providers.console_sink = self.out.email
         self.services = runner.build_services(url, config)
         for s in self.services:
             t = threading.Thread(target=s.run, args=(self.stop,), name=f"skene-{s.name}",
                                  daemon=True)
             t.start()
             self.threads.append(t)
+        scheduled = [p for p in require_plans(config) if p.mode == "schedule"]
+        self.wait_for(url, "demo/firings_done", lambda row: row["n"] >= len(scheduled),
+                      "the listener's first schedule check")
         self.out.line(f"Started the listener ({', '.join(s.name for s in self.services)}); "
                       f"emails go to the console provider")
 
@@ -139,26 +148,60 @@ class Demo:
                    installed_at: datetime) -> None:
         self.out.section(f"The {simulate.INSTALLED_DAYS_AGO} days since skene was installed, "
                          "replayed (timestamps backdated; event time comes from the row)")
+        self.out.line("The app writes them a day per transaction; the listener captures each "
+                      "commit and runs the loops, which send:")
         with connect(url, autocommit=True) as conn:
             played = simulate.play_history(conn, personas, since=installed_at)
-        self.out.line(f"{played.signups} signups and {played.actions} actions over "
-                      f"{played.days} days; the listener captures them and runs the loops:")
         self.wait_caught_up(url)
+        self.out.line(f"{played.signups} signups and {played.actions} actions over "
+                      f"{played.days} days")
         self.out.capture_summary(url)
 
     def fire_retention(self, url: str, config: Config) -> None:
-        self.out.section("09:00: retention's daily schedule fires (dormant for 7 days)")
+        self.out.section("09:00: retention's daily schedule fires (`skene-cdc loops run "
+                         "retention` does the same now)")
+        enqueued = self.fire(url, config, "retention")
+        self.out.line(f"retention found {enqueued} users with no activity for 7 days; each gets "
+                      "one of two subject lines (variants, sticky per user):")
         self.wait_caught_up(url)
+
+    def fire_again(self, url: str, config: Config) -> None:
+        self.out.section("The next day at 09:00 retention fires again")
+        enqueued = self.fire(url, config, "retention")
+        self.wait_caught_up(url)
+        self.out.line(f"{enqueued} new emails: one per dormancy spell, and no user twice within "
+                      "the loop's cooldown (30 days)")
+
+    def fire(self, url: str, config: Config, loop: str) -> int:
+        """Run a loop's scheduled steps now, as `skene-cdc loops run` does; emails enqueued."""
+        plans = require_plans(config)
+        scheduler = LoopScheduler(url, config, plans, listener_id="demo")
+        enqueued = 0
+        with connect(url) as conn:
+            with conn.transaction():
+                register_loops(conn, config)
+            for plan in plans:
+                if plan.loop.name != loop or plan.mode != "schedule":
+                    continue
+                result = scheduler.fire(conn, plan, datetime.now(UTC), manual=True)
+                if result is not None and result.error:
+                    raise PrerequisiteError(f"{plan.label}: {result.error}")
+                enqueued += result.enqueued if result else 0
+        return enqueued
 
     def come_back(self, url: str, personas: list[simulate.Persona]) -> None:
         back = simulate.returners(personas)
-        self.out.section(f"The next morning {len(back)} of them come back "
+        self.out.section(f"Later that morning {len(back)} of them come back "
                          f"({', '.join(p.name for p in back)})")
         with connect(url, autocommit=True) as conn:
             now = datetime.now(UTC)
             for p in back:
                 simulate.add_action(conn, p, "dashboard_viewed", now)
         self.wait_caught_up(url)
+        with connect(url, autocommit=True) as conn:
+            row = conn.execute(sql.load("demo/converted"), {"loop": "retention"}).fetchone()
+        self.out.line(f"retention records {row['n'] if row else 0} conversions: active again "
+                      "within the goal window after the email")
 
     def write_report(self, url: str) -> None:
         from skene_cdc.report import data, render
@@ -170,18 +213,23 @@ class Demo:
 
     # -- plumbing -------------------------------------------------------------------------------
 
-    def wait_caught_up(self, url: str, timeout: float = CATCH_UP_TIMEOUT) -> None:
+    def wait_caught_up(self, url: str) -> None:
         """Until the listener has consumed every event and sent everything due."""
+        self.wait_for(url, "demo/caught_up", lambda row: bool(row["caught_up"]),
+                      "the listener to catch up")
+
+    def wait_for(self, url: str, query: str, done: Callable[[Row], bool], what: str,
+                 timeout: float = CATCH_UP_TIMEOUT) -> None:
         deadline = time.monotonic() + timeout
         with connect(url, autocommit=True) as conn:
             while time.monotonic() < deadline:
                 self._check_threads()
-                row = conn.execute(sql.load("demo/caught_up")).fetchone()
-                if row and row["caught_up"]:
+                row = conn.execute(sql.load(query)).fetchone()
+                if row and done(row):
                     return
-                time.sleep(0.1)
-        raise PrerequisiteError(f"the listener did not catch up within {timeout:.0f}s",
-                                hint="Rerun with -v to see the listener's log")
+                time.sleep(0.05)
+        raise PrerequisiteError(f"timed out after {timeout:.0f}s waiting for {what}",
+                                hint="Rerun with `skene-cdc -v demo` to see the listener's log")
 
     def _check_threads(self) -> None:
         dead = [t.name for t in self.threads if not t.is_alive()]
@@ -197,6 +245,7 @@ class Demo:
         self.stop.set()
         for t in self.threads:
             t.join(timeout=10)
+        providers.console_sink = None
         removed = []
         if self.cluster is not None:
             self.cluster.stop("fast")

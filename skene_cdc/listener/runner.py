@@ -10,6 +10,7 @@ from types import FrameType
 
 from skene_cdc.config import Config
 from skene_cdc.handlers import build_handlers
+from skene_cdc.handlers.email.sender import Sender
 from skene_cdc.handlers.loops import loop_services
 from skene_cdc.listener.consumer import EventConsumer
 from skene_cdc.listener.service import Service
@@ -25,6 +26,7 @@ def build_services(url: str, config: Config) -> list[Service]:
                                   batch_size=config.capture.batch_size,
                                   poll_interval=config.capture.poll_interval.total_seconds()))
     services += loop_services(url, config)  # after the consumer: firings see its rollups
+    services.append(Sender(url, config))
     return services
 
 
