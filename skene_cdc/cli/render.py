@@ -67,7 +67,7 @@ def render_errors(console: Console, title: str, rows: Any, now: datetime) -> Non
 
 
 def render_deliveries(console: Console, title: str, rows: Any, now: datetime) -> None:
-    """The outbox by state: how many, when the next is due, and the newest error of a state."""
+    """The outbox by state: how many, and when the next is due or the last changed."""
     if not rows:
         _title(console, title, "none yet")
         return
@@ -76,9 +76,9 @@ def render_deliveries(console: Console, title: str, rows: Any, now: datetime) ->
     for r in rows:
         when = (f"next due {_cell(r['next_due'], now)}" if r.get("next_due")
                 else f"last {_cell(r.get('last_change'), now)}")
-        _line(console, f"{r['state'].ljust(width)}  {r['n']:>6,}  {when}")
-        if r.get("last_error"):
-            _line(console, f"[red]{escape(_short(r['last_error']))}[/]", indent=4 + width)
+        # The newest error of a state is listed under `errors` (with everything else failing).
+        note = ", see errors" if r.get("last_error") else ""
+        _line(console, f"{r['state'].ljust(width)}  {r['n']:>6,}  {when}{note}")
 
 
 def render_listeners(console: Console, title: str, rows: Any, now: datetime) -> None:
