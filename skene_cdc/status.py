@@ -39,6 +39,7 @@ SECTIONS: dict[str, Section] = {
     "deliveries": lambda c: c.execute(sql.load("email/status_deliveries")).fetchall(),
     "delivery_errors": lambda c: c.execute(sql.load("email/status_delivery_errors")).fetchall(),
     "errors": errors_section,
+    "freemium": lambda c: c.execute(sql.load("freemium/status")).fetchall(),
 }
 
 

@@ -103,7 +103,7 @@ def db_url(pg: PgCluster, skene_template: str) -> Iterator[str]:
     drop(pg, name)
 
 
-def write_config(directory: Path, text: str) -> Config:
+def write_config(directory: Path, text: str, *, stub_templates: bool = True) -> Config:
     """Write skene.yaml, plus a plain template for every template a loop names that the test did
     not write itself (the sender refuses to start without them)."""
     path = directory / "skene.yaml"
@@ -111,7 +111,7 @@ def write_config(directory: Path, text: str) -> Config:
     templates = directory / "templates"
     templates.mkdir(exist_ok=True)
     config = parse_config(text, str(path))
-    for name in _template_names(config):
+    for name in _template_names(config) if stub_templates else ():
         html = templates / f"{name}.html"
         if not html.exists():
             html.write_text('---\nsubject: "Hello {{ user.email }}"\n---\n<p>{{ user.email }}</p>\n')

@@ -58,7 +58,7 @@ def _is_listen(ctx: click.Context) -> bool:
 
 def _register() -> None:
     # Each command lives in its own module; importing registers it on `cli`.
-    from skene_cdc.cli import demo, events, listen, loops, migrate, preview, report, status  # noqa: F401
+    from skene_cdc.cli import demo, events, listen, loops, migrate, preview, report, serve, status  # noqa: F401
 
 
 _register()

@@ -9,6 +9,7 @@ import threading
 from types import FrameType
 
 from skene_cdc.config import Config
+from skene_cdc.freemium.services import redis_services
 from skene_cdc.handlers import build_handlers
 from skene_cdc.handlers.email.sender import Sender
 from skene_cdc.handlers.loops import loop_services
@@ -22,6 +23,7 @@ def build_services(url: str, config: Config) -> list[Service]:
     """In pipeline order: capture sources first, then the event consumer, then what acts on its
     results. `--once` drains them in this order."""
     services: list[Service] = []
+    services.extend(redis_services(url, config))  # Redis Streams + the freemium usage stream
     services.append(EventConsumer(url, build_handlers(config),
                                   batch_size=config.capture.batch_size,
                                   poll_interval=config.capture.poll_interval.total_seconds()))

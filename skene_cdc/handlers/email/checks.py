@@ -64,6 +64,15 @@ def sample_event() -> dict[str, Any]:
             "activity": True, "data": _Anything()}
 
 
+def _sample_event_for(trigger: str) -> dict[str, Any] | None:
+    if trigger == "schedule":
+        return None
+    if trigger == "api":
+        # The freemium gate's event carries its own keys (used, limit, upgrade_url, ...).
+        return _Anything(sample_event())
+    return sample_event()
+
+
 def template_problems(config: Config, templates: tpl.Templates,
                       user: Mapping[str, Any] | None) -> Iterator[Problem]:
     """Missing and broken templates; with `user`, also render each use against it."""
@@ -75,7 +84,7 @@ def template_problems(config: Config, templates: tpl.Templates,
                 seen.add(use.template)
                 templates.get(use.template)
             if user is not None:
-                event = None if use.step.trigger.type == "schedule" else sample_event()
+                event = _sample_event_for(use.step.trigger.type)
                 templates.render(use.template, tpl.variables(
                     use.action.personalization, user, event,
                     f"{where} loop {use.loop.name}"))
