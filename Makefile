@@ -16,7 +16,10 @@ install: $(VENV)/.installed
 deps:
 	@bash scripts/system-deps.sh
 
+# The demo uses this machine's PostgreSQL binaries; with none installed it adds bundled ones.
 demo: $(VENV)/.installed
+	@$(PY) -c 'from skene_cdc.demo.postgres import find_pg_bindir as f; raise SystemExit(f() is None)' \
+	  || $(PY) -m pip install -q -e '.[embedded]'
 	$(VENV)/bin/skene-cdc demo
 
 lint: $(VENV)/.installed

@@ -25,6 +25,12 @@ def capture_section(conn: psycopg.Connection[Row]) -> Any:
     return rows
 
 
+def errors_section(conn: psycopg.Connection[Row]) -> Any:
+    return conn.execute(sql.load("queries/status_errors"), {"limit": ERRORS_SHOWN}).fetchall()
+
+
+ERRORS_SHOWN = 5
+
 SECTIONS: dict[str, Section] = {
     "capture": capture_section,
     "listeners": lambda c: c.execute(sql.load("queries/status_listeners")).fetchall(),
@@ -32,6 +38,7 @@ SECTIONS: dict[str, Section] = {
     "loops": funnel_rows,
     "deliveries": lambda c: c.execute(sql.load("email/status_deliveries")).fetchall(),
     "delivery_errors": lambda c: c.execute(sql.load("email/status_delivery_errors")).fetchall(),
+    "errors": errors_section,
     "freemium": lambda c: c.execute(sql.load("freemium/status")).fetchall(),
 }
 

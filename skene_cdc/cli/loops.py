@@ -11,7 +11,7 @@ from rich.table import Table
 
 from skene_cdc.cli.context import Ctx, pass_ctx
 from skene_cdc.cli.main import cli
-from skene_cdc.cli.status import render
+from skene_cdc.cli.render import render
 from skene_cdc.config import Config
 from skene_cdc.db import Row, connect, require_schema
 from skene_cdc.errors import SkeneError

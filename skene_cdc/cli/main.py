@@ -61,12 +61,14 @@ def _register() -> None:
     from skene_cdc.cli import (  # noqa: F401
         backfill,
         check,
+        demo,
         events,
         init,
         listen,
         loops,
         migrate,
         preview,
+        report,
         serve,
         status,
     )

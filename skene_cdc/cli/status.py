@@ -1,62 +1,54 @@
-"""`skene-cdc status`: one screen on capture, listeners and (as they exist) loops and deliveries."""
+"""`skene-cdc status`: one screen on capture, loops, deliveries and errors.
+
+The human view (skene_cdc/cli/render.py) fits an 80-column terminal; `--json` prints
+`status.collect()` as is: the stable, documented shape for scripts (docs/status.md)."""
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import click
 from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
 
+# Before the CLI import: command modules that `cli.main` imports may import `render` from here
+# while this module is still half-initialised (an import cycle through cli.main).
+from skene_cdc.cli.render import render as render  # noqa: F401  (re-exported)
+from skene_cdc.cli.render import render_report
+
+# isort: split
 from skene_cdc import status as status_mod
 from skene_cdc.cli.context import Ctx, pass_ctx
 from skene_cdc.cli.main import cli
-from skene_cdc.db import connect, require_schema
+from skene_cdc.db import connect, redact, require_schema
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Machine-readable output: one object, a key per section (docs/status.md).")
 @pass_ctx
 def status(ctx: Ctx, as_json: bool) -> None:
-    """Capture lag, backlog, listeners, deliveries by state, last errors."""
+    """Capture lag and backlog, replication slot lag, loop funnels, deliveries by state, last
+    errors, listeners and captured tables."""
     with connect(ctx.url, autocommit=True) as conn:
         require_schema(conn)
         report = status_mod.collect(conn)
     if as_json:
         click.echo(json.dumps(report, default=_jsonable, indent=2))
         return
-    console = Console(soft_wrap=True)
-    for section, value in report.items():
-        render(console, section, value)
-
-
-def render(console: Console, title: str, value: Any) -> None:
-    rows = value if isinstance(value, list) else [value] if isinstance(value, dict) else None
-    if rows is None:
-        console.print(f"[bold]{title}[/]: {value}")
-        return
-    if not rows:
-        console.print(f"[bold]{title}[/]: none")
-        return
-    table = Table(title=title, title_justify="left", title_style="bold")
-    for key in rows[0]:
-        table.add_column(str(key))
-    for row in rows:
-        table.add_row(*(_cell(v) for v in row.values()))
-    console.print(table)
-
-
-def _cell(v: Any) -> str:
-    if v is None:
-        return "-"
-    if isinstance(v, datetime):
-        return v.isoformat(sep=" ", timespec="seconds")
-    return str(v)
+    console = Console(soft_wrap=False, highlight=False)
+    now = datetime.now(UTC)
+    console.print(f"[bold]skene status[/] at {now:%Y-%m-%d %H:%M:%S} UTC")
+    console.print(f"[dim]{escape(redact(ctx.url))}[/]")
+    render_report(console, report, now)
 
 
 def _jsonable(v: Any) -> Any:
     if isinstance(v, datetime):
         return v.isoformat()
+    if isinstance(v, Decimal):
+        return float(v)
     return str(v)

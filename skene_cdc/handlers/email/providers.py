@@ -14,7 +14,7 @@ import smtplib
 import ssl
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -196,12 +196,20 @@ class SmtpProvider:
 _print_lock = threading.Lock()
 
 
+# Where the console provider's emails go instead of stdout, when set: `skene-cdc demo` prints
+# them in its own compact layout.
+console_sink: Callable[[Message], None] | None = None
+
+
 class ConsoleProvider:
     """Prints the email; what `demo` uses, and a dry run for anyone."""
 
     name = "console"
 
     def send(self, message: Message) -> str:
+        if console_sink is not None:
+            console_sink(message)
+            return f"console-{message.idempotency_key}"
         body = message.text if message.text is not None else message.html
         out = (f"--- email (console) ---\nFrom: {message.sender}\nTo: {message.to}\n"
                f"Subject: {message.subject}\nIdempotency-Key: {message.idempotency_key}\n\n"
