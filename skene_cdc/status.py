@@ -11,6 +11,7 @@ import psycopg
 
 from skene_cdc import sql
 from skene_cdc.db import Row
+from skene_cdc.listener.slotops import replication_section
 
 Section = Callable[[psycopg.Connection[Row]], Any]
 
@@ -28,6 +29,7 @@ SECTIONS: dict[str, Section] = {
     "capture": capture_section,
     "listeners": lambda c: c.execute(sql.load("queries/status_listeners")).fetchall(),
     "tables": lambda c: c.execute(sql.load("queries/status_tables")).fetchall(),
+    "replication": replication_section,
 }
 
 

@@ -11,6 +11,7 @@ from types import FrameType
 from skene_cdc.config import Config
 from skene_cdc.handlers import build_handlers
 from skene_cdc.listener.consumer import EventConsumer
+from skene_cdc.listener.replication import build_logical
 from skene_cdc.listener.service import Service
 
 log = logging.getLogger("skene.listener")
@@ -20,6 +21,7 @@ def build_services(url: str, config: Config) -> list[Service]:
     """In pipeline order: capture sources first, then the event consumer, then what acts on its
     results. `--once` drains them in this order."""
     services: list[Service] = []
+    services.extend(build_logical(url, config))
     services.append(EventConsumer(url, build_handlers(config),
                                   batch_size=config.capture.batch_size,
                                   poll_interval=config.capture.poll_interval.total_seconds()))

@@ -57,12 +57,23 @@ class Plan:
     """What a sync would run, statement by statement, with a label a person can read."""
 
     steps: list[tuple[str, pgsql.Composed | pgsql.SQL]] = field(default_factory=list)
+    # Statements that must not run inside the plan's transaction (creating a logical replication
+    # slot refuses a transaction that has written): run after it commits, in order.
+    after: list[tuple[str, pgsql.Composed | pgsql.SQL]] = field(default_factory=list)
 
-    def add(self, label: str, statement: pgsql.Composed | pgsql.SQL) -> None:
-        self.steps.append((label, statement))
+    def add(self, label: str, statement: pgsql.Composed | pgsql.SQL, *,
+            after_commit: bool = False) -> None:
+        (self.after if after_commit else self.steps).append((label, statement))
+
+    def labels(self) -> list[str]:
+        return [label for label, _ in self.steps + self.after]
 
     def render(self, conn: psycopg.Connection[Row]) -> str:
-        return "\n".join(f"-- {label}\n{stmt.as_string(conn).strip()}" for label, stmt in self.steps)
+        text = "\n".join(f"-- {label}\n{stmt.as_string(conn).strip()}" for label, stmt in self.steps)
+        if self.after:
+            text += "\n-- after COMMIT, outside any transaction:\n" + "\n".join(
+                f"-- {label}\n{stmt.as_string(conn).strip()}" for label, stmt in self.after)
+        return text
 
 
 def resolve(conn: psycopg.Connection[Row], config: Config) -> list[CaptureSpec]:
@@ -223,6 +234,16 @@ def plan_registry(conn: psycopg.Connection[Row], specs: Sequence[CaptureSpec],
 # `migrate` stays one command that brings the database in line with skene.yaml.
 Planner = Callable[[psycopg.Connection[Row], Config, Sequence[CaptureSpec], bool], Plan]
 EXTRA_PLANNERS: list[Planner] = []
+# Checks run before `migrate` changes anything (wal_level, privileges...): raise to refuse.
+Preflight = Callable[[psycopg.Connection[Row], Config, Sequence[CaptureSpec]], None]
+PREFLIGHTS: list[Preflight] = []
+
+
+def preflight(conn: psycopg.Connection[Row], config: Config) -> list[CaptureSpec]:
+    specs = resolve(conn, config)
+    for check in PREFLIGHTS:
+        check(conn, config, specs)
+    return specs
 
 
 def plan_sync(conn: psycopg.Connection[Row], config: Config, installed: bool = True) -> Plan:
@@ -233,6 +254,7 @@ def plan_sync(conn: psycopg.Connection[Row], config: Config, installed: bool = T
                  plan_registry(conn, specs, installed),
                  *(p(conn, config, specs, installed) for p in EXTRA_PLANNERS)):
         plan.steps.extend(part.steps)
+        plan.after.extend(part.after)
     return plan
 
 
@@ -240,3 +262,12 @@ def apply(conn: psycopg.Connection[Row], plan: Plan) -> None:
     with conn.transaction():
         for _label, statement in plan.steps:
             conn.execute(statement)
+    if plan.after:
+        conn.commit()
+        autocommit = conn.autocommit
+        conn.autocommit = True
+        try:
+            for _label, statement in plan.after:
+                conn.execute(statement)
+        finally:
+            conn.autocommit = autocommit
