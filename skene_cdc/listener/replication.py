@@ -72,7 +72,13 @@ class LogicalCapture:
         self.extra_options = extra_options
         self.spool_dir = spool_dir
         self.max_slot_lag = parse_size(config.capture.max_slot_lag, config.where("capture"))
-        self.processed = 0
+        self.done = 0  # events written by finished sessions
+        self.writer: EventWriter | None = None
+
+    @property
+    def processed(self) -> int:
+        """Events written into skene.events so far (live, for tests and benchmarks)."""
+        return self.done + (self.writer.written if self.writer else 0)
 
     def drain(self) -> int:
         """`--once`: capture everything committed before now, then return."""
@@ -107,6 +113,7 @@ class LogicalCapture:
                                        extra_options=self.extra_options)
             writer = EventWriter(self.url, slot)
             writer.durable = session.safe
+            self.writer = writer
             session.writer = writer
             clean = False
             try:
@@ -123,7 +130,11 @@ class LogicalCapture:
                     writer.wait_idle()
                     session.report(force=True)
                 writer.close()
-                self.processed += writer.written
+                self.done += writer.written
+                self.writer = None
+                if session.replayed:
+                    log.info("logical: skipped %d replayed changes already in skene.events",
+                             session.replayed)
                 session.spool.clear()
                 stream.close()
 
@@ -156,6 +167,7 @@ class _Session:
         self.stream_xid: int | None = None
         self.next_heartbeat = 0.0
         self.next_lag_warning = 0.0
+        self.replayed = 0  # changes the server sent again that skene.events already had
 
     def load(self) -> None:
         aux = self.aux
@@ -219,8 +231,11 @@ class _Session:
             assert txn is not None, "change outside a transaction"
             for r in self.render(msg):  # type: ignore[arg-type]
                 self.seq += 1
-                if r is not None and (txn[0], self.seq) > self.hwm:
-                    self.append(r)
+                if r is not None:
+                    if (txn[0], self.seq) > self.hwm:
+                        self.append(r)
+                    else:
+                        self.skip()
         elif kind == _B:
             begin = dec.decode(payload)
             assert isinstance(begin, po.Begin)
@@ -251,8 +266,11 @@ class _Session:
             self.begin(sc.lsn, sc.commit_time)
             for r in self.spool.commit(sc.xid):
                 self.seq += 1
-                if r is not None and (sc.lsn, self.seq) > self.hwm:
-                    self.append(r)
+                if r is not None:
+                    if (sc.lsn, self.seq) > self.hwm:
+                        self.append(r)
+                    else:
+                        self.skip()
             self.end(sc.end_lsn, sc.commit_time)
         elif kind == _SA:
             sa = dec.decode(payload)
@@ -260,6 +278,12 @@ class _Session:
             self.spool.abort(sa.xid, sa.subxid)
         else:
             dec.decode(payload)  # Origin, Type: nothing to do beyond the decoder's caches
+
+    def skip(self) -> None:
+        if not self.replayed:
+            log.info("logical: the server is replaying changes skene.events already has (up to "
+                     "%s #%d); skipping them", po.lsn_str(self.hwm[0]), self.hwm[1])
+        self.replayed += 1
 
     def begin(self, lsn: int, commit_time: int) -> None:
         self.txn = (lsn, po.lsn_str(lsn), po.pg_time(commit_time).isoformat())
