@@ -64,5 +64,18 @@ def _register() -> None:
 _register()
 
 
+def _show_envvars(group: click.Group) -> None:
+    """Every flag reads SKENE_<COMMAND>_<FLAG>; say so in --help."""
+    for command in group.commands.values():
+        for param in command.params:
+            if isinstance(param, click.Option):
+                param.show_envvar = True
+        if isinstance(command, click.Group):
+            _show_envvars(command)
+
+
+_show_envvars(cli)
+
+
 def main() -> None:
     cli(prog_name="skene-cdc")

@@ -1,0 +1,125 @@
+"""App write overhead of capture (issue 2).
+
+pgbench, 8 clients, single-row INSERT commits into user_actions: uncaptured vs skene's row
+trigger (listener idle, and listener running), the statement-level transition-table variant, and
+the naive to_jsonb + NOTIFY trigger, interleaved in the same run; plus multi-row statements,
+where statement-level triggers could win. `python -m bench.capture_overhead [--seconds 15]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+
+from bench.common import BENCH_DIR, cluster, create_db, median, pgbench_tps, table
+from skene_cdc.config import parse_config
+from skene_cdc.migrations import runner
+from tests.conftest import DEFAULT_CONFIG, cli_env
+from tests.pgcluster import PgCluster
+
+ROOT = BENCH_DIR.parent
+INSERT = ("\\set uid random(1, 1000)\n"
+          "INSERT INTO user_actions (user_id, action_type) VALUES (:uid, 'click');\n")
+
+
+def prepare(c: PgCluster, name: str, variant: str, cfg_dir: Path) -> str:
+    url = create_db(c, name)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute((ROOT / "tests" / "app_schema.sql").read_text())
+        conn.execute("INSERT INTO users (email) SELECT 'u' || g || '@x.test' "
+                     "FROM generate_series(1, 1000) g")
+    if variant != "none":
+        if variant not in ("naive", "empty"):
+            runner.migrate(url, parse_config(DEFAULT_CONFIG, str(cfg_dir / "skene.yaml")))
+        with psycopg.connect(url, autocommit=True) as conn:
+            if variant == "statement":
+                conn.execute((BENCH_DIR / "sql" / "statement_capture.sql").read_text())
+            elif variant == "naive":
+                conn.execute((BENCH_DIR / "sql" / "naive_capture.sql").read_text())
+            elif variant == "empty":
+                conn.execute((BENCH_DIR / "sql" / "empty_trigger.sql").read_text())
+    return url
+
+
+def reset(url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("TRUNCATE user_actions")
+        if conn.execute("SELECT to_regclass('skene.events')").fetchone() != (None,):
+            conn.execute("TRUNCATE skene.events, skene.activity_daily, skene.user_activity")
+            conn.execute("UPDATE skene.cursors SET txid = '0', event_id = 0")
+        if conn.execute("SELECT to_regclass('naive_events')").fetchone() != (None,):
+            conn.execute("TRUNCATE naive_events")
+        conn.execute("CHECKPOINT")
+
+
+def multi_row_seconds(url: str, rows: int, per_statement: int) -> float:
+    with psycopg.connect(url, autocommit=True) as conn:
+        start = time.perf_counter()
+        for _ in range(rows // per_statement):
+            conn.execute("INSERT INTO user_actions (user_id, action_type) "
+                         "SELECT 1 + g %% 1000, 'bulk' FROM generate_series(1, %s) g",
+                         (per_statement,))
+        return time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--seconds", type=int, default=15, help="pgbench duration per round")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--bulk-rows", type=int, default=200_000)
+    args = ap.parse_args(argv)
+    variants = {
+        "none": "no capture",
+        "row": "skene row trigger (listener idle)",
+        "row+listener": "skene row trigger + listener running",
+        "statement": "statement-level transition-table trigger",
+        "naive": "naive to_jsonb + pg_notify every tx",
+        "empty": "empty PL/pgSQL trigger (floor of any trigger)",
+    }
+    with cluster() as c:
+        cfg_dir = Path(c.datadir.parent)
+        (cfg_dir / "skene.yaml").write_text(DEFAULT_CONFIG)
+        urls = {v: prepare(c, f"b_{v.replace('+', '_')}", v.split("+")[0], cfg_dir)
+                for v in variants}
+        tps: dict[str, list[float]] = {v: [] for v in variants}
+        for r in range(args.rounds):
+            for v in variants:
+                reset(urls[v])
+                listener = None
+                if v == "row+listener":
+                    listener = subprocess.Popen(
+                        [sys.executable, "-m", "skene_cdc", "listen"],
+                        env=cli_env(urls[v], cfg_dir / "skene.yaml"),
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                    time.sleep(1.5)
+                try:
+                    tps[v].append(pgbench_tps(urls[v], INSERT, seconds=args.seconds))
+                finally:
+                    if listener:
+                        listener.terminate()
+                        listener.wait(30)
+                print(f"round {r + 1}/{args.rounds} {v}: {tps[v][-1]:,.0f} tps", file=sys.stderr)
+        base = median(tps["none"])
+        rows = [[variants[v], median(tps[v]), median(tps[v]) / base,
+                 " / ".join(f"{t:,.0f}" for t in tps[v])] for v in variants]
+        print("\nSingle-row INSERT commits, pgbench -c 8 -j 2, "
+              f"{args.seconds}s x {args.rounds} rounds, fsync on (median tps)")
+        print(table(["capture", "tps", "vs none", "rounds"], rows))
+        bulk = []
+        for v in ("none", "row", "statement"):
+            for per in (1, 100, 1000):
+                n = args.bulk_rows if per > 1 else args.bulk_rows // 20
+                reset(urls[v])
+                secs = multi_row_seconds(urls[v], n, per)
+                bulk.append([variants[v], per, n, n / secs])
+        print("\nOne connection, rows inserted per statement (rows/s)")
+        print(table(["capture", "rows/statement", "rows", "rows/s"], bulk))
+
+
+if __name__ == "__main__":
+    main()
