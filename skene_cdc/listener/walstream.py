@@ -47,6 +47,17 @@ class Keepalive:
     reply: bool
 
 
+def parse_frame(buf: bytes) -> XLogData | Keepalive:
+    kind = buf[0]
+    if kind == 0x77:  # 'w'
+        start, end, _ = _XLOG.unpack_from(buf, 1)
+        return XLogData(start, end, buf[25:])
+    if kind == 0x6B:  # 'k'
+        wal_end, _, reply = _KEEPALIVE.unpack_from(buf, 1)
+        return Keepalive(wal_end, reply)
+    raise psycopg.OperationalError(f"unexpected replication frame {chr(kind)!r}")
+
+
 def _quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -65,7 +76,6 @@ class ReplicationStream:
         self.start_lsn = start_lsn
         self.extra_options = extra_options
         self.conn: psycopg.Connection[tuple[object, ...]] | None = None
-        self.bytes_received = 0
 
     def open(self) -> None:
         try:
@@ -114,28 +124,20 @@ class ReplicationStream:
         assert self.conn is not None
         return self.conn.pgconn.socket
 
-    def read(self) -> XLogData | Keepalive | None:
-        """The next buffered frame, or None when nothing is buffered (never blocks)."""
+    def read(self) -> bytes | None:
+        """The next buffered frame as is ('w' XLogData or 'k' keepalive; see parse_frame), or
+        None when nothing is buffered (never blocks). Raw bytes: this runs once per change."""
         assert self.conn is not None
         pgconn = self.conn.pgconn
         n, mv = pgconn.get_copy_data(1)
+        if n > 0:
+            obj = mv.obj
+            return obj if type(obj) is bytes else bytes(mv)
         if n == 0:
             return None
-        if n == -1:
-            res = pgconn.get_result()
-            msg = res.error_message.decode(errors="replace").strip() if res else ""
-            raise psycopg.OperationalError(f"replication stream ended: {msg or 'server closed it'}")
-        self.bytes_received += n
-        obj = mv.obj
-        buf = obj if isinstance(obj, bytes) else bytes(mv)
-        kind = buf[0]
-        if kind == 0x77:  # 'w'
-            start, end, _ = _XLOG.unpack_from(buf, 1)
-            return XLogData(start, end, buf[25:])
-        if kind == 0x6B:  # 'k'
-            wal_end, _, reply = _KEEPALIVE.unpack_from(buf, 1)
-            return Keepalive(wal_end, reply)
-        raise psycopg.OperationalError(f"unexpected replication frame {chr(kind)!r}")
+        res = pgconn.get_result()
+        msg = res.error_message.decode(errors="replace").strip() if res else ""
+        raise psycopg.OperationalError(f"replication stream ended: {msg or 'server closed it'}")
 
     def poll(self) -> bool:
         """Pull whatever the socket holds into libpq's buffer without blocking; True if any."""
