@@ -318,3 +318,19 @@ def test_status_heartbeat_and_slot_guard(app_url: str, tmp_path: Path) -> None:
     assert "max_slot_lag" in str(scalar(app_url, "SELECT lost_reason FROM skene.replication"))
     out = run_cli("migrate", url=app_url, config_path=tmp_path / "skene.yaml").stdout
     assert "created" in out and scalar(app_url, "SELECT count(*) FROM pg_replication_slots") == 1
+
+
+def test_large_transaction_never_times_out_the_walsender(app_url: str, tmp_path: Path) -> None:
+    """With wal_sender_timeout at 1 s the server drops a client that stays silent for a second.
+    While 200k rows stream through a writer slower than the walsender, the confirmed position
+    cannot move (mid-transaction) and the server's keepalive requests wait behind megabytes of
+    data: the listener must keep talking by itself. A drain does not reconnect, so a dropped
+    connection fails the test."""
+    cfg = write_logical(tmp_path, dbname(app_url))
+    runner.migrate(app_url, cfg)
+    with psycopg.connect(app_url) as conn:
+        conn.execute("INSERT INTO users (id, email) VALUES (1, 'a@x.test')")
+        conn.execute("INSERT INTO user_actions (user_id, action_type) "
+                     "SELECT 1, 'bulk' FROM generate_series(1, 200000)")
+    cap = LogicalCapture(app_url, cfg, extra_options="-c wal_sender_timeout=1s")
+    assert cap.drain() == 200_001

@@ -119,9 +119,10 @@ class Session:
                 if reply:
                     self.report(force=True)
             frames += 1
-            if frames & 1023 == 0:
+            if frames & 255 == 0:
                 self.report()
-                self.periodic()
+                if frames & 4095 == 0:
+                    self.periodic()
 
     def on_message(self, payload: bytes) -> None:
         kind = payload[0]
@@ -274,7 +275,7 @@ class Session:
         flushed = self.writer.durable
         now = time.monotonic()
         if force or (flushed > self.reported and now - self.last_status > 0.02) or \
-                now - self.last_status > self.cap.status_interval:
+                now - self.last_status > self.stream.status_interval:
             self.stream.send_status(flushed)
             self.reported = flushed
             self.last_status = now

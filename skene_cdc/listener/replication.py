@@ -104,7 +104,8 @@ class LogicalCapture:
             session.load()
             stream = ReplicationStream(self.url, slot, publication, proto=self.proto,
                                        streaming=self.streaming, start_lsn=session.safe,
-                                       extra_options=self.extra_options)
+                                       extra_options=self.extra_options,
+                                       status_interval=self.status_interval)
             writer = EventWriter(self.url, slot)
             writer.durable = session.safe
             self.writer = writer

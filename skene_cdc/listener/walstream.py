@@ -67,7 +67,7 @@ class ReplicationStream:
 
     def __init__(self, url: str, slot: str, publication: str, *, proto: int = 1,
                  streaming: bool = False, start_lsn: int = 0,
-                 extra_options: str = "") -> None:
+                 extra_options: str = "", status_interval: float = 10.0) -> None:
         self.url = url
         self.slot = slot
         self.publication = publication
@@ -75,6 +75,7 @@ class ReplicationStream:
         self.streaming = streaming
         self.start_lsn = start_lsn
         self.extra_options = extra_options
+        self.status_interval = status_interval  # at most this long between status updates
         self.conn: psycopg.Connection[tuple[object, ...]] | None = None
 
     def open(self) -> None:
@@ -88,6 +89,14 @@ class ReplicationStream:
                 f"cannot open a replication connection to {redact(self.url)}: "
                 f"{str(exc).strip().splitlines()[-1] if str(exc).strip() else exc}") from None
         pgconn = self.conn.pgconn
+        # The server drops a client silent for wal_sender_timeout. Its keepalive requests queue
+        # behind the data already in flight, so answering them is not enough while a large
+        # transaction streams: status updates also go out unasked, several per timeout.
+        setting = pgconn.exec_(b"SELECT setting FROM pg_settings WHERE name = 'wal_sender_timeout'")
+        if setting.status == pq.ExecStatus.TUPLES_OK and setting.ntuples:
+            timeout_ms = int((setting.get_value(0, 0) or b"0").decode())
+            if timeout_ms > 0:
+                self.status_interval = min(self.status_interval, timeout_ms / 1000 / 4)
         opts = [f"proto_version '{self.proto}'",
                 f"publication_names '{_quote_ident(self.publication)}'",
                 "messages 'true'"]
