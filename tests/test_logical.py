@@ -312,8 +312,13 @@ def test_status_heartbeat_and_slot_guard(app_url: str, tmp_path: Path) -> None:
     with psycopg.connect(app_url, row_factory=psycopg.rows.dict_row) as conn:
         assert any(p.severity == "error" and "behind" in p.message
                    for p in check_logical(CheckContext(cfg, app_url, conn)))
+    # A listener that made progress within the last minute is only reconnecting: kept.
+    assert LogicalCapture(app_url, cfg).drain() == 2000
+    with psycopg.connect(app_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO users (email) SELECT 'v' || g || '@x.test' "
+                     "FROM generate_series(1, 2000) g")
     with pytest.raises(SkeneError, match="was lost: nobody read the slot"):
-        LogicalCapture(app_url, cfg).drain()
+        LogicalCapture(app_url, cfg, guard_grace=0).drain()
     assert scalar(app_url, "SELECT count(*) FROM pg_replication_slots") == 0
     assert "max_slot_lag" in str(scalar(app_url, "SELECT lost_reason FROM skene.replication"))
     out = run_cli("migrate", url=app_url, config_path=tmp_path / "skene.yaml").stdout

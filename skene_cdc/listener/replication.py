@@ -54,7 +54,8 @@ class LogicalCapture:
     def __init__(self, url: str, config: Config, *, proto: int = 1, streaming: bool = False,
                  batch_size: int = 5000, max_batch_delay: float = 0.05,
                  heartbeat_interval: float = 10.0, status_interval: float = 10.0,
-                 extra_options: str = "", spool_dir: str | None = None) -> None:
+                 extra_options: str = "", spool_dir: str | None = None,
+                 guard_grace: float = 60.0) -> None:
         self.url = url
         self.config = config
         self.proto = 2 if streaming else proto
@@ -65,6 +66,7 @@ class LogicalCapture:
         self.status_interval = status_interval
         self.extra_options = extra_options
         self.spool_dir = spool_dir
+        self.guard_grace = guard_grace
         self.max_slot_lag = parse_size(config.capture.max_slot_lag, config.where("capture"))
         self.done = 0  # events written by finished sessions
         self.writer: EventWriter | None = None
@@ -93,7 +95,7 @@ class LogicalCapture:
             require_schema(aux)  # after `uninstall`, say so (and retry) rather than crash
             slot, publication = self._names(aux)
             aux.commit()
-            lost = guard_inactive_slot(aux, slot, self.max_slot_lag)
+            lost = guard_inactive_slot(aux, slot, self.max_slot_lag, self.guard_grace)
             state = SlotState.read(aux, slot)
             aux.commit()
             if lost or state is None:

@@ -84,17 +84,25 @@ def level(lag: int | None, limit: int | None) -> str:
     return "ok"
 
 
-def guard_inactive_slot(conn: psycopg.Connection[Row], slot: str, limit: int | None) -> str | None:
+def guard_inactive_slot(conn: psycopg.Connection[Row], slot: str, limit: int | None,
+                        grace: float = 60.0) -> str | None:
     """Drop `slot` if no one reads it and it holds back more than `limit` bytes of WAL (or the
-    server already invalidated it). Returns why, or None when the slot was left alone."""
+    server already invalidated it). Returns why, or None when the slot was left alone.
+
+    A listener that wrote to skene.replication within `grace` seconds counts as alive (it is
+    only reconnecting, say after a network blip in the middle of catching up): it keeps its
+    slot, however far behind."""
     state = SlotState.read(conn, slot)
     if state is None or state.active:
         return None
+    row = conn.execute(sql.load("logical/last_progress"), {"slot": slot}).fetchone()
+    idle = row["idle_seconds"] if row else None
     reason: str | None = None
     if state.wal_status == "lost":
         reason = ("the server invalidated the slot (max_slot_wal_keep_size): changes after "
                   f"{state.confirmed_flush_lsn} were not captured")
-    elif limit is not None and state.lag_bytes is not None and state.lag_bytes > limit:
+    elif (limit is not None and state.lag_bytes is not None and state.lag_bytes > limit
+          and (idle is None or idle > grace)):
         reason = (f"nobody read the slot while it held back {human(state.lag_bytes)} of WAL, more "
                   f"than capture.max_slot_lag ({human(limit)}); it was dropped to keep the disk "
                   f"from filling. Changes after {state.confirmed_flush_lsn} were not captured")
