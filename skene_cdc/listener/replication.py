@@ -3,12 +3,12 @@
 Delivery guarantee, in order of events:
 1. Changes arrive in commit order (protocol 1: a transaction is sent whole, after it committed).
    Each gets the key (commit LSN, position in its transaction).
-2. Rows are written in batches, by COPY, each batch in one transaction that also advances
-   skene.replication (the newest key written and the flush position). A large transaction is
-   written across several batches: it is already committed at the source, so a reader seeing part
-   of it early is harmless, and memory stays flat.
-3. Only after that commit does the standby status update report the flush position (the end of
-   the last transaction fully written). The server may then recycle that WAL.
+2. Rows are written in batches, one COPY each, in stream order (eventwriter.py). A large
+   transaction is written across several batches: it is already committed at the source, so a
+   reader seeing part of it early is harmless, and memory stays flat.
+3. Only after that commit (and the WAL flush that makes it durable) does the standby status
+   update report the flush position (the end of the last transaction fully written). The server
+   may then recycle that WAL.
 4. After a crash (ours or the server's) the slot replays from the last position it persisted.
    Because batches commit in stream order, what is in skene.events is exactly a prefix of the
    stream: a replayed change whose key is at or below the newest key written is skipped. The

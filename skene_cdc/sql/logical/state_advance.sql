@@ -1,4 +1,4 @@
--- Written in the same transaction as a batch of events (or alone for a heartbeat).
+-- The writer's checkpoint, after the batches it describes have committed.
 UPDATE skene.replication SET
     last_lsn = coalesce(%(last_lsn)s::pg_lsn, last_lsn),
     last_seq = coalesce(%(last_seq)s, last_seq),

@@ -3,7 +3,8 @@
 -- are recognised by (commit LSN, position in the transaction): at most one row each.
 CREATE UNIQUE INDEX events_logical_key ON skene.events (lsn, seq) WHERE lsn IS NOT NULL;
 
--- The logical listener's own checkpoint, written in the same transaction as each batch of events.
+-- The logical listener's own checkpoint (advisory: written about once a second, after the events
+-- it describes; the exact resume point is the newest (lsn, seq) in skene.events).
 CREATE TABLE skene.replication (
     slot                  text PRIMARY KEY,
     -- (last_lsn, last_seq): the newest event written. A replayed change at or below it is skipped.
