@@ -58,6 +58,9 @@ STATEMENTS = [
     "COPY",
     "TRUNCATE typed_actions",
 ]
+MY_SLOTS = "SELECT count(*) FROM pg_replication_slots WHERE database = current_database()"
+MY_SLOT_ACTIVE = ("SELECT bool_or(active) FROM pg_replication_slots "
+                  "WHERE database = current_database()")
 COLUMNS = "table_name, op, user_id, event, activity, data, occurred_at, old_data"
 
 
@@ -230,7 +233,7 @@ def test_wal_level_replica_refuses_and_changes_nothing(tmp_path: Path) -> None:
         assert "nothing was changed" in proc.stderr
         assert scalar(url, "SELECT to_regnamespace('skene') IS NULL") is True
         assert scalar(url, "SELECT count(*) FROM pg_publication") == 0
-        assert scalar(url, "SELECT count(*) FROM pg_replication_slots") == 0
+        assert scalar(url, MY_SLOTS) == 0
         assert scalar(url, "SELECT md5(string_agg(relname || relreplident::text, ',' ORDER BY relname))"
                            " FROM pg_class WHERE relnamespace = 'public'::regnamespace") == before
         # `skene-cdc check` reports the same, read-only.
@@ -247,6 +250,10 @@ def test_migrate_follows_config_and_uninstall_cleans_up(pg: PgCluster, app_url: 
                                                        tmp_path: Path) -> None:
     name = dbname(app_url)
     cfg = write_logical(tmp_path, name)
+    printed = run_cli("migrate", "--sql", url=app_url, config_path=tmp_path / "skene.yaml").stdout
+    assert "CREATE PUBLICATION" in printed and "REPLICA IDENTITY FULL" in printed
+    assert printed.index("after COMMIT") < printed.index("pg_create_logical_replication_slot")
+    assert scalar(app_url, MY_SLOTS) == 0  # printed only
     out = run_cli("migrate", url=app_url, config_path=tmp_path / "skene.yaml").stdout
     assert f"replication slot s_{name} created" in out
     again = run_cli("migrate", url=app_url, config_path=tmp_path / "skene.yaml").stdout
@@ -269,14 +276,14 @@ def test_migrate_follows_config_and_uninstall_cleans_up(pg: PgCluster, app_url: 
     thread = threading.Thread(target=cap.run, args=(stop,))
     thread.start()
     try:
-        wait_for(lambda: scalar(app_url, "SELECT bool_or(active) FROM pg_replication_slots") is True,
+        wait_for(lambda: scalar(app_url, MY_SLOT_ACTIVE) is True,
                  what="listener streaming")
         out = run_cli("uninstall", "--yes", url=app_url, config_path=tmp_path / "skene.yaml").stdout
     finally:
         stop.set()
         thread.join(30)
     assert f"dropped replication slot s_{name}" in out and "dropped publication skene_pub" in out
-    assert scalar(app_url, "SELECT count(*) FROM pg_replication_slots") == 0
+    assert scalar(app_url, MY_SLOTS) == 0
     assert scalar(app_url, "SELECT count(*) FROM pg_publication") == 0
     assert scalar(app_url, "SELECT string_agg(relreplident::text, '') FROM pg_class WHERE "
                            "relname IN ('users', 'user_actions') AND relkind = 'r'") == "dd"
@@ -295,7 +302,7 @@ def test_status_heartbeat_and_slot_guard(app_url: str, tmp_path: Path) -> None:
     finally:
         stop.set()
         thread.join(30)
-    wait_for(lambda: scalar(app_url, "SELECT bool_or(active) FROM pg_replication_slots") is False,
+    wait_for(lambda: scalar(app_url, MY_SLOT_ACTIVE) is False,
              what="the walsender to let go")
     report = json.loads(run_cli("status", "--json", url=app_url,
                                 config_path=tmp_path / "skene.yaml").stdout)["replication"]
@@ -319,10 +326,10 @@ def test_status_heartbeat_and_slot_guard(app_url: str, tmp_path: Path) -> None:
                      "FROM generate_series(1, 2000) g")
     with pytest.raises(SkeneError, match="was lost: nobody read the slot"):
         LogicalCapture(app_url, cfg, guard_grace=0).drain()
-    assert scalar(app_url, "SELECT count(*) FROM pg_replication_slots") == 0
+    assert scalar(app_url, MY_SLOTS) == 0
     assert "max_slot_lag" in str(scalar(app_url, "SELECT lost_reason FROM skene.replication"))
     out = run_cli("migrate", url=app_url, config_path=tmp_path / "skene.yaml").stdout
-    assert "created" in out and scalar(app_url, "SELECT count(*) FROM pg_replication_slots") == 1
+    assert "created" in out and scalar(app_url, MY_SLOTS) == 1
 
 
 def test_large_transaction_never_times_out_the_walsender(app_url: str, tmp_path: Path) -> None:
