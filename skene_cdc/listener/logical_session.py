@@ -92,6 +92,7 @@ class Session:
         stream, writer = self.stream, self.writer
         assert stream is not None and writer is not None
         read, on_message, delay = stream.read, self.on_message, self.cap.max_batch_delay
+        gather = self.cap.min_batch_delay
         monotonic = time.monotonic
         frames = 0
         while not stop.is_set():
@@ -102,11 +103,18 @@ class Session:
                 if until is not None and self.txn is None and self.safe >= until:
                     self.flush()
                     return
-                if not self.pending or not writer.busy or monotonic() - self.pending_since > delay:
-                    self.flush()
+                if self.pending:
+                    # Writer idle: send once the batch is `gather` old (one transaction per few
+                    # ms, not per change, under a steady trickle). Busy: keep growing it.
+                    age = monotonic() - self.pending_since
+                    if age > delay or (age >= gather and not writer.busy):
+                        self.flush()
+                else:
+                    self.flush()  # a bare position, if it moved
                 self.report()
                 self.periodic()
-                stream.wait(0.005 if self.pending else 0.05 if writer.busy else 1.0)
+                stream.wait(max(0.001, gather / 2) if self.pending else
+                            0.05 if writer.busy else 1.0)
                 continue
             if buf[0] == 0x77:  # XLogData
                 on_message(buf[25:])

@@ -53,6 +53,7 @@ class LogicalCapture:
 
     def __init__(self, url: str, config: Config, *, proto: int = 1, streaming: bool = False,
                  batch_size: int = 5000, max_batch_delay: float = 0.05,
+                 min_batch_delay: float = 0.005,
                  heartbeat_interval: float = 10.0, status_interval: float = 10.0,
                  extra_options: str = "", spool_dir: str | None = None,
                  guard_grace: float = 60.0) -> None:
@@ -62,6 +63,7 @@ class LogicalCapture:
         self.streaming = streaming
         self.batch_size = batch_size
         self.max_batch_delay = max_batch_delay
+        self.min_batch_delay = min_batch_delay
         self.heartbeat_interval = heartbeat_interval
         self.status_interval = status_interval
         self.extra_options = extra_options
