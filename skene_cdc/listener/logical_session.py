@@ -1,8 +1,9 @@
 """One replication connection's worth of state: read frames, turn changes into COPY lines, hand
 batches to the writer, confirm what the writer made durable, answer keepalives, emit heartbeats.
 
-Batching adapts to load: while the writer is busy with one batch, the next one grows; when it is
-idle, whatever is pending goes at once (low latency when quiet, big batches when busy).
+Batching adapts to load: while the writer is busy with one batch, the next one grows (up to
+batch_size rows or max_batch_delay); when it is idle, a batch goes once it is min_batch_delay old
+(low latency when quiet, big batches when busy, never one transaction per change).
 """
 
 from __future__ import annotations
