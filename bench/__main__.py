@@ -7,7 +7,7 @@ import sys
 
 # In the order a reader meets the product: capture cost, listener, loops, email, logical,
 # freemium gate. Modules that do not exist in this build are skipped with a note.
-MODULES = ["capture_overhead", "listener", "retention", "sender", "logical", "gate"]
+MODULES = ["capture_overhead", "listener", "backfill", "retention", "sender", "logical", "gate"]
 
 
 def main() -> None:

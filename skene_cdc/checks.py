@@ -52,3 +52,7 @@ def run_checks(ctx: CheckContext) -> list[Problem]:
             problems.append(Problem("database", f"{check.__name__} could not run: {exc}".strip(),
                                     "see the message; fix and re-run `skene-cdc check`"))
     return problems
+
+
+# Areas register their checks when imported; `register` exists by now, so the cycle is safe.
+from skene_cdc.freemium import checks as _freemium_checks  # noqa: E402,F401

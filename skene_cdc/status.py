@@ -11,6 +11,7 @@ import psycopg
 
 from skene_cdc import sql
 from skene_cdc.db import Row
+from skene_cdc.handlers.loops.report import funnel_rows
 from skene_cdc.listener.slotops import replication_section
 
 Section = Callable[[psycopg.Connection[Row]], Any]
@@ -29,6 +30,10 @@ SECTIONS: dict[str, Section] = {
     "capture": capture_section,
     "listeners": lambda c: c.execute(sql.load("queries/status_listeners")).fetchall(),
     "tables": lambda c: c.execute(sql.load("queries/status_tables")).fetchall(),
+    "loops": funnel_rows,
+    "deliveries": lambda c: c.execute(sql.load("email/status_deliveries")).fetchall(),
+    "delivery_errors": lambda c: c.execute(sql.load("email/status_delivery_errors")).fetchall(),
+    "freemium": lambda c: c.execute(sql.load("freemium/status")).fetchall(),
     "replication": replication_section,
 }
 

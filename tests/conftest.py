@@ -103,11 +103,33 @@ def db_url(pg: PgCluster, skene_template: str) -> Iterator[str]:
     drop(pg, name)
 
 
-def write_config(directory: Path, text: str) -> Config:
+def write_config(directory: Path, text: str, *, stub_templates: bool = True) -> Config:
+    """Write skene.yaml, plus a plain template for every template a loop names that the test did
+    not write itself (the sender refuses to start without them)."""
     path = directory / "skene.yaml"
     path.write_text(text)
-    (directory / "templates").mkdir(exist_ok=True)
-    return parse_config(text, str(path))
+    templates = directory / "templates"
+    templates.mkdir(exist_ok=True)
+    config = parse_config(text, str(path))
+    for name in _template_names(config) if stub_templates else ():
+        html = templates / f"{name}.html"
+        if not html.exists():
+            html.write_text('---\nsubject: "Hello {{ user.email }}"\n---\n<p>{{ user.email }}</p>\n')
+    return config
+
+
+def _template_names(config: Config) -> set[str]:
+    names: set[str] = set()
+    for loop in config.loops:
+        for step in loop.steps:
+            action = step.action
+            emails = [action] if action.type == "email" else (
+                [action.upgrade_prompt] if action.upgrade_prompt else [])
+            for email in emails:
+                names.update(v.template for v in email.variants)
+                if email.template:
+                    names.add(email.template)
+    return names
 
 
 @pytest.fixture
@@ -139,3 +161,23 @@ def run_cli(*args: str, url: str, config_path: Path | str, check: bool = True,
         raise AssertionError(f"skene-cdc {' '.join(args)} exited {proc.returncode}:\n"
                              f"{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+@pytest.fixture(scope="session", autouse=True)
+def hermetic_resend() -> Iterator[None]:
+    """No test may reach the real Resend API: every process the suite starts sends to a local
+    fake unless a test points RESEND_API_URL at its own (the email tests do)."""
+    from tests.fakes.resend_server import FakeResend
+
+    saved = {k: os.environ.get(k) for k in ("RESEND_API_KEY", "RESEND_API_URL")}
+    with FakeResend(api_key="re_suite_key") as fake:
+        os.environ["RESEND_API_KEY"] = "re_suite_key"
+        os.environ["RESEND_API_URL"] = fake.url
+        try:
+            yield
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v

@@ -7,7 +7,7 @@ from pathlib import Path
 import psycopg
 
 from skene_cdc import sql
-from skene_cdc.migrations import runner
+from skene_cdc.migrations.runner import head_revision
 from tests.conftest import DEFAULT_CONFIG, clone, drop, run_cli, write_config
 from tests.pgcluster import PgCluster
 
@@ -51,7 +51,7 @@ def test_migrate_installs_and_leaves_app_alembic_alone(app_url: str, tmp_path: P
     seed(app_url)
     before = state(app_url, APP_STATE)
     out = run_cli("migrate", url=app_url, config_path=cfg)
-    assert f"not installed -> {runner.head_revision()}" in out.stdout
+    assert f"not installed -> {head_revision()}" in out.stdout
     with psycopg.connect(app_url) as conn:
         assert conn.execute("SELECT version_num FROM skene.alembic_version").fetchall() != []
         assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [

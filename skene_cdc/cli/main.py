@@ -58,7 +58,18 @@ def _is_listen(ctx: click.Context) -> bool:
 
 def _register() -> None:
     # Each command lives in its own module; importing registers it on `cli`.
-    from skene_cdc.cli import events, listen, migrate, status  # noqa: F401
+    from skene_cdc.cli import (  # noqa: F401
+        backfill,
+        check,
+        events,
+        init,
+        listen,
+        loops,
+        migrate,
+        preview,
+        serve,
+        status,
+    )
 
 
 _register()

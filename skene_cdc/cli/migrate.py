@@ -4,20 +4,27 @@ from __future__ import annotations
 
 import click
 
+from skene_cdc import backfill
 from skene_cdc.cli.context import Ctx, pass_ctx
 from skene_cdc.cli.main import cli
 from skene_cdc.migrations import runner
+from skene_cdc.progress import StepProgress
 
 
 @cli.command()
 @click.option("--sql", "sql_only", is_flag=True, help="Print the SQL instead of running it.")
+@click.option("--backfill", "with_backfill", is_flag=True,
+              help="Then import the activity tables' existing rows (see `skene-cdc backfill`).")
+@click.option("--batch-size", default=backfill.DEFAULT_BATCH, type=click.IntRange(1),
+              help="Rows per backfill transaction.")
 @pass_ctx
-def migrate(ctx: Ctx, sql_only: bool) -> None:
+def migrate(ctx: Ctx, sql_only: bool, with_backfill: bool, batch_size: int) -> None:
     """Install or upgrade schema `skene` and capture for every table skene.yaml names."""
     if sql_only:
         click.echo(runner.migrate_sql(ctx.url, ctx.config))
         return
-    result = runner.migrate(ctx.url, ctx.config)
+    with StepProgress("migrate: capture") as on_step:
+        result = runner.migrate(ctx.url, ctx.config, on_step)
     if result.schema_before != result.schema_after:
         click.echo(f"schema skene: {result.schema_before or 'not installed'} -> "
                    f"{result.schema_after}")
@@ -27,6 +34,9 @@ def migrate(ctx: Ctx, sql_only: bool) -> None:
         click.echo(f"  {step}")
     if not result.capture_steps:
         click.echo("capture: in step with skene.yaml, nothing changed")
+    if with_backfill:
+        for line in backfill.backfill(ctx.url, batch_size=batch_size):
+            click.echo(f"backfill {line}")
 
 
 @cli.command()

@@ -4,11 +4,11 @@ recovery) in YAML."""
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
-from skene_cdc.config.types import Duration, Strict
+from skene_cdc.config.types import Duration, Strict, parse_duration
 
 # --- triggers -------------------------------------------------------------------------------
 
@@ -73,10 +73,29 @@ class UsageLimit(Strict):
     paid: float = float("inf")
 
 
+def _period(value: Any) -> timedelta | str:
+    if isinstance(value, str) and value.strip().lower() in ("month", "monthly", "1mo"):
+        return "month"
+    try:
+        period = parse_duration(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a period; write e.g. 30d, 7d, 1h or month") from None
+    if period < timedelta(seconds=1):
+        raise ValueError("a usage period must be at least 1s")
+    return period
+
+
+Period = Annotated[timedelta | Literal["month"], BeforeValidator(_period)]
+
+
 class UsageCondition(Strict):
+    """Requests per period. `period` is a fixed length (`30d`: windows of exactly 30 days,
+    starting at the billing anchor when Stripe gave one, else at the Unix epoch) or `month`:
+    calendar months (UTC), or billing months from the anchor's day like Stripe's cycle."""
+
     type: Literal["usage"]
     limit: UsageLimit = Field(default_factory=UsageLimit)
-    period: Duration = timedelta(days=30)
+    period: Period = timedelta(days=30)
 
 
 class MilestoneCondition(Strict):
@@ -116,6 +135,8 @@ class BlockAction(Strict):
     message: str
     upgrade_url: str | None = Field(default=None, alias="upgradeUrl")
     upgrade_prompt: EmailAction | None = Field(default=None, alias="upgradePrompt")
+    # Redis unreachable: let requests through (logged at most once a minute), or answer 503.
+    fail_open: bool = Field(default=True, alias="failOpen")
 
 
 Action = Annotated[EmailAction | BlockAction, Field(discriminator="type")]

@@ -19,6 +19,9 @@ class UsersTable(Strict):
     name: str | None = None
     created_at: str | None = None
     stripe_customer_id: str | None = None
+    # Apps whose profiles live in Redis: a hash key pattern such as "user:{id}". Its `email` and
+    # `name` fields (the names above) fill the upgrade email when the SQL row has none.
+    redis_hash: str | None = Field(default=None, pattern=r"\{id\}")
     capture: CaptureMode | None = None
 
 
@@ -54,13 +57,42 @@ class Email(Strict):
     from_: str = Field(alias="from", default="skene <noreply@localhost>")
     templates: str = "templates"
     reply_to: str | None = None
+    # The sender: deliveries claimed per transaction, sent `concurrency` at a time. A claimed row
+    # whose `lease` runs out (its sender died) is retried with the same idempotency key.
+    batch_size: int = Field(default=50, ge=1, le=1000)
+    concurrency: int = Field(default=4, ge=1, le=64)
+    lease: Duration = timedelta(minutes=5)
 
 
 class Stripe(Strict):
     webhook_secret: str
-    user_id_from: str = "metadata.user_id"
+    # A dotted path in the Stripe object (`metadata.user_id`, `client_reference_id`), or
+    # `app.users.stripe_customer_id`: find the user by the customer id column of the users table.
+    user_id_from: str = Field(default="metadata.user_id",
+                              pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
     api_key: str | None = None
+    # A free -> paid change this soon after an upgrade prompt is that prompt's conversion.
+    conversion_window: Duration = timedelta(days=30)
+
+
+class RedisStream(Strict):
+    """An app's Redis Stream read as a capture source (consumer group, XACK after commit)."""
+
+    stream: str = Field(min_length=1)
+    group: str = Field(default="skene", min_length=1)
+    user_id: str = "user_id"              # entry field holding the user id
+    event: str | None = "event"           # entry field naming the event; None -> "redis:<stream>"
+    timestamp: str | None = None          # entry field with epoch s/ms or ISO 8601; None -> entry id
+    activity: bool = True
+    start: Literal["0", "$"] = "0"        # where a new group starts: the whole stream, or new only
 
 
 class Redis(Strict):
     url: str = "redis://localhost:6379/0"
+    # Gate requests wait at most this long for Redis before fail_open decides.
+    timeout: Duration = timedelta(milliseconds=250)
+    key_prefix: str = "skene:"
+    streams: list[RedisStream] = Field(default_factory=list)
+    consumer: str | None = None           # consumer name in the groups; default: the host name
+    claim_after: Duration = timedelta(seconds=60)  # claim a silent consumer's pending entries
+    batch_size: int = Field(default=500, ge=1, le=10_000)

@@ -11,5 +11,8 @@ __all__ = ["Event", "Handler", "build_handlers"]
 
 def build_handlers(config: Config) -> list[Handler]:
     """The handlers the listener dispatches every batch to, in order."""
+    from skene_cdc.handlers.loops import loop_handlers
+
     handlers: list[Handler] = [ActivityRollup()]
+    handlers += loop_handlers(config)  # after the rollup: conditions read what it wrote
     return handlers

@@ -25,10 +25,17 @@ class Event:
     event: str | None
     activity: bool
     data: dict[str, Any] | None
+    external_id: str | None = None
+
+    @property
+    def backfilled(self) -> bool:
+        """Imported history (`skene-cdc backfill`), not something that just happened."""
+        return (self.external_id or "").startswith("backfill:")
 
     @classmethod
     def from_row(cls, row: Row) -> Event:
-        return cls(**{k: row[k] for k in cls.__slots__})
+        fields: dict[str, Any] = {k: row.get(k) for k in cls.__slots__}
+        return cls(**fields)
 
 
 class Handler(Protocol):

@@ -4,6 +4,8 @@ made the decision; the sender drains it. At most one delivery per (loop, user, s
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,21 +23,48 @@ def idempotency_key(loop: str, user_id: str, step: int, episode: str) -> str:
     return "skene-" + hashlib.sha256(raw.encode()).hexdigest()[:40]
 
 
+@dataclass(frozen=True)
+class Outgoing:
+    """One email a loop decided to send: who, which episode, what to render."""
+
+    user_id: str
+    episode: str
+    template: str
+    to_address: str | None
+    context: dict[str, Any]
+    variant: str | None = None
+
+
+def enqueue_many(conn: psycopg.Connection[Row], *, loop: str, step: int, provider: str,
+                 recovery: Recovery, items: Sequence[Outgoing],
+                 not_before: datetime | None = None) -> dict[tuple[str, str], int]:
+    """Insert pending deliveries in one statement; return {(user_id, episode): id} for the ones
+    that were new (an episode that already has a delivery is skipped)."""
+    if not items:
+        return {}
+    rows = conn.execute(sql.load("handlers/enqueue_delivery"), {
+        "loop": loop, "step": step, "provider": provider,
+        "max_attempts": recovery.retries + 1, "backoff": recovery.backoff,
+        "base_delay": recovery.base_delay, "max_delay": recovery.max_delay,
+        "not_before": not_before,
+        "user_ids": [i.user_id for i in items], "episodes": [i.episode for i in items],
+        "templates": [i.template for i in items], "variants": [i.variant for i in items],
+        "to_addresses": [i.to_address for i in items],
+        "contexts": [Jsonb(i.context) for i in items],
+        "keys": [idempotency_key(loop, i.user_id, step, i.episode) for i in items],
+    }).fetchall()
+    return {(r["user_id"], r["episode"]): int(r["id"]) for r in rows}
+
+
 def enqueue(conn: psycopg.Connection[Row], *, loop: str, user_id: str, step: int, episode: str,
             provider: str, template: str, to_address: str | None, context: dict[str, Any],
             recovery: Recovery, variant: str | None = None,
             not_before: datetime | None = None) -> int | None:
-    """Insert a pending delivery; return its id, or None if this episode already has one."""
-    row = conn.execute(sql.load("handlers/enqueue_delivery"), {
-        "loop": loop, "user_id": user_id, "step": step, "episode": episode,
-        "provider": provider, "template": template, "variant": variant,
-        "to_address": to_address, "context": Jsonb(context),
-        "max_attempts": recovery.retries + 1, "backoff": recovery.backoff,
-        "base_delay": recovery.base_delay, "max_delay": recovery.max_delay,
-        "idempotency_key": idempotency_key(loop, user_id, step, episode),
-        "not_before": not_before,
-    }).fetchone()
-    return int(row["id"]) if row else None
+    """Insert one pending delivery; return its id, or None if this episode already has one."""
+    new = enqueue_many(conn, loop=loop, step=step, provider=provider, recovery=recovery,
+                       not_before=not_before, items=[Outgoing(user_id, episode, template,
+                                                              to_address, context, variant)])
+    return new.get((user_id, episode))
 
 
 def backoff_delay(backoff: str, attempt: int, base: timedelta, cap: timedelta) -> timedelta:

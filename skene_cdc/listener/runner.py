@@ -9,7 +9,10 @@ import threading
 from types import FrameType
 
 from skene_cdc.config import Config
+from skene_cdc.freemium.services import redis_services
 from skene_cdc.handlers import build_handlers
+from skene_cdc.handlers.email.sender import Sender
+from skene_cdc.handlers.loops import loop_services
 from skene_cdc.listener.consumer import EventConsumer
 from skene_cdc.listener.replication import build_logical
 from skene_cdc.listener.service import Service
@@ -22,9 +25,12 @@ def build_services(url: str, config: Config) -> list[Service]:
     results. `--once` drains them in this order."""
     services: list[Service] = []
     services.extend(build_logical(url, config))
+    services.extend(redis_services(url, config))  # Redis Streams + the freemium usage stream
     services.append(EventConsumer(url, build_handlers(config),
                                   batch_size=config.capture.batch_size,
                                   poll_interval=config.capture.poll_interval.total_seconds()))
+    services += loop_services(url, config)  # after the consumer: firings see its rollups
+    services.append(Sender(url, config))
     return services
 
 

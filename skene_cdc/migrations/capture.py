@@ -4,6 +4,7 @@ their definition in COMMENT ON TRIGGER detects drift), the generated `skene.user
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from skene_cdc.errors import ConfigError
 TIME_TYPES = ("timestamp with time zone", "timestamp without time zone", "date")
 RESERVED_VIEW_COLUMNS = {
     "user_id", "email", "name", "created_at", "first_seen_at", "last_activity_at", "last_event",
-    "last_event_data", "activity_this_week", "activity_last_week", "plan",
+    "last_event_data", "activity_this_week", "activity_last_week", "plan", "re_engagement_sent",
 }
 
 
@@ -76,9 +77,34 @@ class Plan:
         return text
 
 
+@dataclass(frozen=True)
+class ResolveProblem:
+    """A configured table or column that the database does not have (`where` is skene.yaml:LINE)."""
+
+    where: str
+    message: str
+    fix: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
+
+
 def resolve(conn: psycopg.Connection[Row], config: Config) -> list[CaptureSpec]:
     """Check every configured table and column exists; report all problems at once."""
-    problems: list[str] = []
+    specs, problems = resolve_all(conn, config)
+    if problems:
+        raise ConfigError("skene.yaml does not match the database:\n  "
+                          + "\n  ".join(str(p) for p in problems),
+                          hint="Fix the names in skene.yaml (or run `skene-cdc init` to "
+                               "inspect the database)")
+    return specs
+
+
+def resolve_all(conn: psycopg.Connection[Row], config: Config
+                ) -> tuple[list[CaptureSpec], list[ResolveProblem]]:
+    """Resolve what can be resolved and collect every mismatch (`check` lists them all; `migrate`
+    refuses to start while there is any). Read-only."""
+    problems: list[ResolveProblem] = []
     specs: list[CaptureSpec] = []
     users = config.app.users
     entries: list[tuple[tuple[str | int, ...], str, str, CaptureMode, dict[str, str | None]]] = [
@@ -94,13 +120,15 @@ def resolve(conn: psycopg.Connection[Row], config: Config) -> list[CaptureSpec]:
     for path, name, role, mode, cols in entries:
         rows = conn.execute(sql.load("queries/table_columns"), {"name": name}).fetchall()
         if not rows:
-            problems.append(f"{config.where(*path, 'table')}: table {name!r} "
-                            f"({_dotted(path)}.table) does not exist in this database")
+            problems.append(ResolveProblem(
+                config.where(*path, "table"),
+                f"table {name!r} ({_dotted(path)}.table) does not exist in this database"))
             continue
         schema, table = rows[0]["schema"], rows[0]["table"]
         qualified = f"{schema}.{table}"
         if qualified in seen:
-            problems.append(f"{config.where(*path, 'table')}: table {qualified} is configured twice")
+            problems.append(ResolveProblem(config.where(*path, "table"),
+                                           f"table {qualified} is configured twice"))
             continue
         seen[qualified] = path
         types = {r["column"]: r["type"] for r in rows}
@@ -108,24 +136,27 @@ def resolve(conn: psycopg.Connection[Row], config: Config) -> list[CaptureSpec]:
             if column is None:
                 continue
             if column not in types:
-                problems.append(
-                    f"{config.where(*path, key)}: {_dotted(path)}.{key}: column {column!r} does "
-                    f"not exist in {qualified} (it has: {', '.join(types)})")
+                close = difflib.get_close_matches(column, list(types), n=1, cutoff=0.75)
+                problems.append(ResolveProblem(
+                    config.where(*path, key),
+                    f"{_dotted(path)}.{key}: column {column!r} does not exist in {qualified} "
+                    f"(it has: {', '.join(types)})",
+                    f"did you mean {close[0]!r}" if close else ""))
             elif key in ("timestamp", "created_at") and types[column] not in TIME_TYPES:
-                problems.append(
-                    f"{config.where(*path, key)}: {_dotted(path)}.{key}: column {column!r} is "
-                    f"{types[column]}, not a timestamp")
+                times = [c for c, t in types.items() if t in TIME_TYPES]
+                problems.append(ResolveProblem(
+                    config.where(*path, key),
+                    f"{_dotted(path)}.{key}: column {column!r} is {types[column]}, "
+                    "not a timestamp",
+                    f"use a timestamp column ({', '.join(times)})" if times
+                    else f"remove {key}: {qualified} has no timestamp column"))
         user_col = cols.get("user_id") or cols["id"]
         specs.append(CaptureSpec(
             table_name=qualified, schema=schema, table=table, mode=mode, role=role,
             user_id_column=user_col or "id",
             timestamp_column=cols.get("timestamp") or cols.get("created_at"),
             event_column=cols.get("event"), columns=tuple(types)))
-    if problems:
-        raise ConfigError("skene.yaml does not match the database:\n  " + "\n  ".join(problems),
-                          hint="Fix the names in skene.yaml (or run `skene-cdc init` to "
-                               "inspect the database)")
-    return specs
+    return specs, problems
 
 
 def _dotted(path: tuple[str | int, ...]) -> str:
@@ -230,6 +261,23 @@ def plan_registry(conn: psycopg.Connection[Row], specs: Sequence[CaptureSpec],
     return plan
 
 
+def plan_capture_start(conn: psycopg.Connection[Row], specs: Sequence[CaptureSpec],
+                       installed: bool) -> Plan:
+    """Record, once per table, the snapshot at which its capture began (`capture_start:<table>`
+    in skene.meta): backfill imports exactly the rows written before it. Runs after the trigger
+    steps, in their transaction, so the trigger's lock makes the boundary exact."""
+    plan = Plan()
+    have: set[str] = set()
+    if installed:
+        have = {r["key"] for r in conn.execute(sql.load("queries/capture_starts"))}
+    for spec in specs:
+        key = f"capture_start:{spec.table_name}"
+        if key not in have:
+            plan.add(f"{spec.table_name}: capture start recorded",
+                     pgsql.SQL(sql.load("capture/record_start")).format(key=pgsql.Literal(key)))
+    return plan
+
+
 # Extra planners (logical replication's publication and slot, loop schedules...) register here so
 # `migrate` stays one command that brings the database in line with skene.yaml.
 Planner = Callable[[psycopg.Connection[Row], Config, Sequence[CaptureSpec], bool], Plan]
@@ -252,22 +300,36 @@ def plan_sync(conn: psycopg.Connection[Row], config: Config, installed: bool = T
     for part in (plan_triggers(conn, specs, installed),
                  plan_users_view(conn, config, specs, installed),
                  plan_registry(conn, specs, installed),
+                 plan_capture_start(conn, specs, installed),
                  *(p(conn, config, specs, installed) for p in EXTRA_PLANNERS)):
         plan.steps.extend(part.steps)
         plan.after.extend(part.after)
     return plan
 
 
-def apply(conn: psycopg.Connection[Row], plan: Plan) -> None:
+# on_step(done, total, label): progress reporting while a step waits for a table lock.
+StepCallback = Callable[[int, int, str], None]
+
+
+def apply(conn: psycopg.Connection[Row], plan: Plan, on_step: StepCallback | None = None) -> None:
+    total = len(plan.steps) + len(plan.after)
     with conn.transaction():
-        for _label, statement in plan.steps:
+        for i, (label, statement) in enumerate(plan.steps):
+            if on_step:
+                on_step(i, total, label)
             conn.execute(statement)
+        if on_step and not plan.after:
+            on_step(total, total, "")
     if plan.after:
         conn.commit()
         autocommit = conn.autocommit
         conn.autocommit = True
         try:
-            for _label, statement in plan.after:
+            for j, (label, statement) in enumerate(plan.after):
+                if on_step:
+                    on_step(len(plan.steps) + j, total, label)
                 conn.execute(statement)
         finally:
             conn.autocommit = autocommit
+        if on_step:
+            on_step(total, total, "")

@@ -47,7 +47,8 @@ class MigrateResult:
     capture_steps: list[str]
 
 
-def migrate(url: str, config: Config) -> MigrateResult:
+def migrate(url: str, config: Config, on_step: capture.StepCallback | None = None
+            ) -> MigrateResult:
     with connect(url) as conn:
         # Validate the config against the database before touching anything.
         capture.preflight(conn, config)
@@ -55,7 +56,7 @@ def migrate(url: str, config: Config) -> MigrateResult:
     command.upgrade(alembic_config(url), "heads")
     with connect(url) as conn:
         plan = capture.plan_sync(conn, config, installed=True)
-        capture.apply(conn, plan)
+        capture.apply(conn, plan, on_step)
     return MigrateResult(before, current_revision(url), plan.labels())
 
 

@@ -184,6 +184,155 @@ CREATE TABLE skene.enrolments (
 );
 CREATE INDEX enrolments_open_idx ON skene.enrolments (loop, user_id) WHERE state IN ('enrolled', 'met', 'sent');
 
+
+-- Microseconds since the epoch: episode keys are built from it so SQL and Python never have to
+-- agree on a timestamp's text form.
+CREATE FUNCTION skene.epoch_us(t timestamptz) RETURNS bigint
+LANGUAGE sql STABLE PARALLEL SAFE AS $fn$
+    SELECT (extract(epoch FROM t) * 1000000)::bigint
+$fn$;
+
+-- A dormancy spell is named by the last activity that started it: one retention email per spell.
+CREATE FUNCTION skene.spell_key(t timestamptz) RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE AS $fn$
+    SELECT 'spell:' || (extract(epoch FROM t) * 1000000)::bigint
+$fn$;
+
+CREATE TABLE skene.loops (
+    name          text PRIMARY KEY,
+    type          text        NOT NULL,
+    opinion       text        NOT NULL DEFAULT '',
+    definition    jsonb       NOT NULL DEFAULT '{}',
+    registered_at timestamptz NOT NULL DEFAULT now(),
+    updated_at    timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE skene.loops IS 'The loops skene.yaml defines, as last seen by a listener or `loops run`.';
+
+-- A firing commits in the same transaction as its evaluation and enqueued deliveries, so a crash
+-- leaves no row and the firing is run again; the unique key makes a second run impossible.
+CREATE TABLE skene.schedule_firings (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    loop        text        NOT NULL,
+    step        integer     NOT NULL,
+    fire_time   timestamptz NOT NULL,
+    manual      boolean     NOT NULL DEFAULT false,
+    state       text        NOT NULL DEFAULT 'running'
+                CHECK (state IN ('running', 'done', 'failed', 'dead')),
+    claimed_by  text        NOT NULL,
+    claimed_at  timestamptz NOT NULL DEFAULT now(),
+    finished_at timestamptz,
+    attempts    integer     NOT NULL DEFAULT 1,
+    retry_at    timestamptz,
+    matched     integer,
+    enqueued    integer,
+    last_error  text,
+    CONSTRAINT schedule_firings_once UNIQUE (loop, step, fire_time)
+);
+CREATE INDEX schedule_firings_retry_idx ON skene.schedule_firings (retry_at) WHERE state = 'failed';
+
+-- Per (user, event): how often and when last. `stopped` and `milestone` read one row per user
+-- instead of scanning every day of activity_daily.
+CREATE TABLE skene.user_events (
+    user_id  text        NOT NULL,
+    event    text        NOT NULL,
+    first_at timestamptz NOT NULL,
+    last_at  timestamptz NOT NULL,
+    n        bigint      NOT NULL,
+    PRIMARY KEY (user_id, event)
+);
+CREATE INDEX user_events_last_idx ON skene.user_events (event, last_at);
+CREATE INDEX user_events_count_idx ON skene.user_events (event, n);
+
+
+ALTER TABLE skene.enrolments
+    ADD COLUMN step     integer NOT NULL DEFAULT 1,
+    ADD COLUMN failures integer NOT NULL DEFAULT 0,
+    ADD COLUMN retry_at timestamptz;
+-- Conversions look up a returning user's sent enrolments; the sweep finds waiting ones to expire.
+CREATE INDEX enrolments_convert_idx ON skene.enrolments (user_id) WHERE state = 'sent';
+CREATE INDEX enrolments_waiting_idx ON skene.enrolments (expires_at) WHERE state = 'enrolled';
+
+CREATE VIEW skene.loop_enrolments AS
+SELECT e.loop, e.step, e.user_id, e.episode, e.state, e.variant, e.enrolled_at, e.expires_at,
+       e.met_at, e.sent_at, e.converted_at, e.evaluations, e.failures, e.last_error,
+       d.id AS delivery_id, d.state AS delivery_state, d.template, d.to_address
+FROM skene.enrolments e
+LEFT JOIN skene.deliveries d
+       ON d.loop = e.loop AND d.user_id = e.user_id AND d.step = e.step AND d.episode = e.episode;
+COMMENT ON VIEW skene.loop_enrolments IS 'Each (loop, user, episode) with its delivery, if any.';
+
+-- Per loop (variant IS NULL) and per variant. Activation converts by meeting its condition, so
+-- its rate is over everyone enrolled; the others convert after the email, so over those sent.
+CREATE VIEW skene.loop_funnel AS
+SELECT f.loop, l.type, f.variant,
+       count(*) AS enrolled,
+       count(f.met_at) AS met,
+       count(f.sent_at) AS sent,
+       count(*) FILTER (WHERE f.delivery_state = 'sent') AS delivered,
+       count(*) FILTER (WHERE f.delivery_state = 'dead') AS dead,
+       count(f.converted_at) AS converted,
+       count(*) FILTER (WHERE f.state = 'expired') AS expired,
+       count(*) FILTER (WHERE f.state = 'failed') AS failed,
+       round(count(f.converted_at)::numeric
+             / nullif(CASE WHEN l.type = 'activation' THEN count(*) ELSE count(f.sent_at) END, 0),
+             3) AS conversion_rate
+FROM skene.loop_enrolments f
+LEFT JOIN skene.loops l ON l.name = f.loop
+GROUP BY GROUPING SETS ((f.loop, l.type), (f.loop, l.type, f.variant))
+HAVING GROUPING(f.variant) = 1 OR f.variant IS NOT NULL;
+COMMENT ON VIEW skene.loop_funnel IS
+    'Per loop (variant NULL) and per variant: enrolled, met, sent, delivered, converted, rate.';
+-- 0004_email
+-- The email exactly as first rendered (from, to, subject, html, text). A retry re-sends these
+-- bytes: with the same idempotency key a provider rejects a different payload (a user renamed
+-- meanwhile, "8 days ago" become "9 days ago"), so a retry must never re-render. html and text
+-- are dropped once the email is sent; subject and recipient stay as the record of what went out.
+ALTER TABLE skene.deliveries ADD COLUMN rendered jsonb;
+
+-- A row in state 'sending' carries its lease expiry in next_attempt_at: when it passes, the
+-- sender that claimed it is presumed dead and the row is retried with the same idempotency key.
+CREATE INDEX deliveries_lease_idx ON skene.deliveries (next_attempt_at) WHERE state = 'sending';
+
+-- One NOTIFY per enqueueing statement (folded per transaction by PostgreSQL). Deliveries are
+-- inserted by the listener's batch transactions, never by the app's own writes, so the global
+-- commit lock a NOTIFY takes costs nothing on the app's hot path.
+CREATE FUNCTION skene.notify_deliveries() RETURNS trigger
+LANGUAGE plpgsql SET search_path = '' AS $$
+BEGIN
+    PERFORM pg_notify('skene_deliveries', '');
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER deliveries_notify AFTER INSERT ON skene.deliveries
+FOR EACH STATEMENT EXECUTE FUNCTION skene.notify_deliveries();
+
+-- Deliveries as a person reads them: newest first, with why a retry or a dead letter happened.
+CREATE VIEW skene.delivery_log AS
+SELECT d.id, d.state, d.loop, d.user_id, d.step, d.episode, d.template, d.variant, d.provider,
+       d.to_address, d.rendered ->> 'subject' AS subject, d.attempts, d.max_attempts,
+       CASE WHEN d.state = 'pending' THEN d.next_attempt_at END AS next_attempt_at,
+       CASE WHEN d.state = 'sending' THEN d.next_attempt_at END AS lease_expires_at,
+       d.last_error, d.provider_message_id, d.idempotency_key, d.created_at, d.updated_at,
+       d.sent_at
+FROM skene.deliveries d
+ORDER BY d.updated_at DESC, d.id DESC;
+-- Events ingested from outside PostgreSQL (Stripe event ids, Redis Stream entry ids) carry an
+-- external_id; the unique key makes a redelivered event a no-op. Partial, so rows captured by
+-- triggers (no external_id) cost no extra index entry.
+CREATE UNIQUE INDEX events_external_idx ON skene.events (source, external_id)
+    WHERE external_id IS NOT NULL;
+
+-- What Stripe told us, so usage windows can follow the billing cycle and an out-of-order
+-- (older) webhook never overwrites a newer state.
+ALTER TABLE skene.user_plans
+    ADD COLUMN billing_anchor     timestamptz,
+    ADD COLUMN current_period_end timestamptz,
+    ADD COLUMN stripe_event_id    text,
+    ADD COLUMN stripe_event_at    timestamptz;
+CREATE INDEX user_plans_customer_idx ON skene.user_plans (stripe_customer_id);
+CREATE INDEX user_plans_updated_idx ON skene.user_plans (updated_at);
+
 -- Logical capture (0005): replayed changes are recognised by (commit LSN, position in the
 -- transaction); the listener's checkpoint lives in skene.replication.
 CREATE UNIQUE INDEX events_logical_key ON skene.events (lsn, seq) WHERE lsn IS NOT NULL;

@@ -1,0 +1,175 @@
+"""Evaluating a step's condition: which users it holds for now, with the columns templates see.
+
+Every evaluation runs in a savepoint made read-only with the step's statement_timeout, then
+rolled back: a failing or slow condition costs that savepoint, never the caller's transaction
+(the listener's batch, a schedule firing), which records the error and carries on."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import psycopg
+from psycopg import sql as pgsql
+
+from skene_cdc import sql
+from skene_cdc.config.loops import (
+    DecliningCondition,
+    DormantCondition,
+    MilestoneCondition,
+    QueryCondition,
+    StoppedCondition,
+)
+from skene_cdc.db import Row
+from skene_cdc.handlers.loops.plan import StepPlan
+from skene_cdc.handlers.loops.safety import bind_user
+
+NO_COOLDOWN = timedelta(0)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    user_id: str
+    episode: str | None  # None: the loop type's default, decided with the user's row
+    row: dict[str, Any]  # the condition's columns
+
+
+@dataclass
+class Outcome:
+    candidates: list[Candidate] = field(default_factory=list)
+    # user id -> error; the key None means the evaluation as a whole failed
+    errors: dict[str | None, str] = field(default_factory=dict)
+
+
+def run_readonly(conn: psycopg.Connection[Row], statement: pgsql.Composed | pgsql.SQL,
+                 params: dict[str, Any] | None, timeout: timedelta) -> list[Row]:
+    """Run one statement read-only under `timeout`, inside a savepoint that is always rolled
+    back (which also undoes the SET LOCALs). psycopg errors propagate after the rollback."""
+    ms = max(1, int(timeout.total_seconds() * 1000))
+    rows: list[Row] = []
+    with conn.transaction() as tx:
+        conn.execute(pgsql.SQL(sql.load("loops/readonly")).format(timeout=pgsql.Literal(ms)))
+        rows = conn.execute(statement, params).fetchall()
+        raise psycopg.Rollback(tx)
+    return rows
+
+
+def describe_error(exc: psycopg.Error) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if isinstance(exc, psycopg.errors.QueryCanceled):
+        return f"timed out (statement_timeout): {text}"
+    return f"{type(exc).__name__}: {text}"
+
+
+def evaluate(conn: psycopg.Connection[Row], plan: StepPlan,
+             users: Sequence[str] | None) -> Outcome:
+    """The candidates among `users` (None: everyone) for whom the condition holds now."""
+    if isinstance(plan.condition, QueryCondition):
+        return _evaluate_query(conn, plan, users)
+    statement, params = _builtin(plan)
+    scope = pgsql.SQL("TRUE")
+    if users is not None:
+        scope = pgsql.SQL("s.user_id = ANY(%(users)s::text[])")
+        params["users"] = list(users)
+    stmt = pgsql.SQL(statement).format(scope=scope)
+    try:
+        rows = run_readonly(conn, stmt, params, plan.timeout)
+    except psycopg.Error as exc:
+        if conn.broken:
+            raise
+        return Outcome(errors={None: describe_error(exc)})
+    out = Outcome()
+    for r in rows:
+        uid, episode = str(r.pop("user_id")), str(r.pop("episode"))
+        out.candidates.append(Candidate(uid, episode, _jsonable(r)))
+    return out
+
+
+def _builtin(plan: StepPlan) -> tuple[str, dict[str, Any]]:
+    c = plan.condition
+    params: dict[str, Any] = {"loop": plan.loop.name, "suffix": plan.suffix,
+                              "cooldown": plan.loop.cooldown if plan.uses_cooldown
+                              else NO_COOLDOWN}
+    if isinstance(c, DormantCondition):
+        return sql.load("loops/dormant"), {**params, "days": c.days}
+    if isinstance(c, DecliningCondition):
+        return sql.load("loops/declining"), {**params, "ratio": c.ratio,
+                                             "min_last_week": c.min_last_week}
+    if isinstance(c, StoppedCondition):
+        return sql.load("loops/stopped"), {**params, "event": c.event, "days": c.days}
+    if isinstance(c, MilestoneCondition):
+        return sql.load("loops/milestone"), {**params, "event": c.event,
+                                             "event_key": c.event or "*",
+                                             "counts": list(c.counts),
+                                             "first_count": min(c.counts)}
+    raise AssertionError(f"no built-in SQL for {type(c).__name__}")
+
+
+def _evaluate_query(conn: psycopg.Connection[Row], plan: StepPlan,
+                    users: Sequence[str] | None) -> Outcome:
+    assert plan.query is not None
+    out = Outcome()
+    if plan.query.max_param:
+        # $1 is the triggering user: one run per user, so one user's failure is only theirs.
+        for uid in users or ():
+            try:
+                rows = _run_query(conn, plan, uid)
+            except psycopg.Error as exc:
+                if conn.broken:
+                    raise
+                out.errors[uid] = describe_error(exc)
+                continue
+            _collect(out, rows, {uid})
+        return out
+    try:
+        rows = _run_query(conn, plan, None)
+    except psycopg.Error as exc:
+        if conn.broken:
+            raise
+        out.errors[None] = describe_error(exc)
+        return out
+    _collect(out, rows, set(users) if users is not None else None)
+    return out
+
+
+def _run_query(conn: psycopg.Connection[Row], plan: StepPlan, uid: str | None) -> list[Row]:
+    assert plan.query is not None
+    literal = pgsql.Literal(uid).as_string(conn) if uid is not None else "NULL"
+    stmt = pgsql.SQL(sql.load("loops/wrap_query")).format(
+        query=pgsql.SQL(bind_user(plan.query, literal)))
+    return run_readonly(conn, stmt, None, plan.timeout)
+
+
+def _collect(out: Outcome, rows: list[Row], only: set[str] | None) -> None:
+    seen: set[str] = set()
+    for r in rows:
+        row = r["row"]
+        if not isinstance(row, dict):
+            out.errors[None] = "the query's rows are not records"
+            return
+        if "user_id" not in row and "id" not in row:
+            out.errors[None] = ("the query's rows have no user_id or id column, so they name no "
+                                f"user (columns: {', '.join(row) or 'none'})")
+            return
+        value = row["user_id"] if "user_id" in row else row["id"]
+        if value is None:
+            continue
+        uid = str(value)
+        if uid in seen or (only is not None and uid not in only):
+            continue  # the first row per user wins
+        seen.add(uid)
+        episode = row.get("episode")
+        out.candidates.append(Candidate(uid, str(episode) if episode is not None else None, row))
+
+
+def _jsonable(row: Row) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in row.items():
+        if hasattr(v, "isoformat"):
+            v = v.isoformat()
+        elif v is not None and not isinstance(v, str | int | float | bool):
+            v = float(v) if hasattr(v, "as_integer_ratio") else str(v)
+        out[k] = v
+    return out

@@ -1,0 +1,123 @@
+"""The listener side of the loops: per batch of captured events (inside the batch transaction),
+keep the per-event rollup, record conversions, enrol triggered users and re-evaluate the ones a
+change could have affected."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from skene_cdc import sql
+from skene_cdc.config import Config
+from skene_cdc.db import Row
+from skene_cdc.handlers.base import Event
+from skene_cdc.handlers.loops.engine import run_step
+from skene_cdc.handlers.loops.plan import StepPlan
+
+log = logging.getLogger("skene.loops")
+
+
+class UserEventsRollup:
+    """skene.user_events: per (user, event) count, first and last time. Exact for the same
+    reason as activity_daily: it commits with the cursor advance."""
+
+    name = "user_events"
+
+    def handle(self, conn: psycopg.Connection[Row], events: Sequence[Event]) -> None:
+        firsts: dict[tuple[str, str], datetime] = {}
+        lasts: dict[tuple[str, str], datetime] = {}
+        counts: Counter[tuple[str, str]] = Counter()
+        for e in events:
+            if not e.activity or e.user_id is None:
+                continue
+            key = (e.user_id, e.event or "")
+            firsts[key] = min(firsts.get(key, e.occurred_at), e.occurred_at)
+            lasts[key] = max(lasts.get(key, e.occurred_at), e.occurred_at)
+            counts[key] += 1
+        if not counts:
+            return
+        keys = sorted(counts)
+        conn.execute(sql.load("loops/user_events_rollup"), {
+            "users": [k[0] for k in keys], "events": [k[1] for k in keys],
+            "firsts": [firsts[k] for k in keys], "lasts": [lasts[k] for k in keys],
+            "counts": [counts[k] for k in keys]})
+
+
+def register_loops(conn: psycopg.Connection[Row], config: Config) -> None:
+    """skene.loops mirrors skene.yaml, so psql views know each loop's type."""
+    for loop in config.loops:
+        conn.execute(sql.load("loops/register_loop"), {
+            "name": loop.name, "type": loop.type, "opinion": loop.opinion,
+            "definition": Jsonb(loop.model_dump(mode="json", by_alias=True))})
+
+
+class LoopHandler:
+    name = "loops"
+
+    def __init__(self, config: Config, plans: Sequence[StepPlan]) -> None:
+        self.config = config
+        self.plans = [p for p in plans if p.mode != "schedule"]
+        self.retention = [lp for lp in config.loops if lp.type == "retention"]
+        self._registered = False
+
+    def handle(self, conn: psycopg.Connection[Row], events: Sequence[Event]) -> None:
+        if not self._registered:
+            register_loops(conn, self.config)
+            self._registered = True
+        # Backfilled history feeds the rollups (counts, last activity) but is not news: it must
+        # not enrol, trigger or convert anyone as if it had just happened.
+        live = [e for e in events if not e.backfilled]
+        if not live:
+            return
+        self._conversions(conn, live)
+        for plan in self.plans:
+            self._step(conn, plan, live)
+
+    def _conversions(self, conn: psycopg.Connection[Row], events: Sequence[Event]) -> None:
+        active = sorted({(e.user_id, e.occurred_at) for e in events
+                         if e.activity and e.user_id is not None}, key=lambda t: t[0] or "")
+        if not active or not self.retention:
+            return
+        for loop in self.retention:
+            conn.execute(sql.load("loops/convert"), {
+                "loop": loop.name, "window": loop.goal_window,
+                "users": [a[0] for a in active], "ats": [a[1] for a in active]})
+
+    def _step(self, conn: psycopg.Connection[Row], plan: StepPlan,
+              events: Sequence[Event]) -> None:
+        triggered: dict[str, Event] = {}
+        touched: dict[str, Event] = {}
+        for e in events:
+            assert e.user_id is not None or not (plan.triggered_by(e) or plan.reads(e))
+            if plan.triggered_by(e):
+                triggered.setdefault(e.user_id or "", e)
+            if plan.reads(e):
+                touched[e.user_id or ""] = e  # the latest change is the one that counts
+        if plan.mode == "immediate":
+            if triggered:
+                run_step(conn, self.config, plan, users=sorted(triggered), events=triggered)
+            return
+        if triggered and self.config_enrols(plan):
+            users = sorted(triggered)
+            conn.execute(sql.load("loops/enrol_triggered"), {
+                "loop": plan.loop.name, "step": plan.number, "suffix": plan.suffix,
+                "spell": plan.loop.type == "retention",
+                "episode": "activation" if plan.loop.type == "activation" else plan.loop.type,
+                "within": plan.loop.within, "users": users,
+                "ats": [triggered[u].occurred_at for u in users],
+                "event_ids": [triggered[u].id for u in users]})
+        candidates = {**triggered, **touched}
+        if not candidates:
+            return
+        horizon = min([e.occurred_at for e in candidates.values()] + [datetime.now(UTC)])
+        run_step(conn, self.config, plan, users=sorted(candidates), events=candidates,
+                 horizon=horizon)
+
+    @staticmethod
+    def config_enrols(plan: StepPlan) -> bool:
+        return plan.loop.enroll in ("new", "all")

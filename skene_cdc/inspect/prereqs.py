@@ -1,0 +1,91 @@
+"""The base checks of `skene-cdc check`: skene.yaml against the database (tables, columns),
+skene's migrations, capture drift, and the privileges `migrate` will need. All read-only.
+
+Imported first by the `check` command, so these run (and print) before the other areas' checks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from alembic.script import ScriptDirectory
+
+from skene_cdc import sql
+from skene_cdc.checks import CheckContext, Problem, register
+from skene_cdc.db import schema_installed
+from skene_cdc.errors import SkeneError
+from skene_cdc.migrations import capture
+from skene_cdc.migrations.runner import HERE as MIGRATIONS_DIR
+
+
+@register
+def config_matches_database(ctx: CheckContext) -> Iterator[Problem]:
+    """Every configured table and column exists, with a timestamp type where one is needed."""
+    if ctx.conn is None:
+        return
+    _specs, problems = capture.resolve_all(ctx.conn, ctx.config)
+    for p in problems:
+        yield Problem(p.where, p.message,
+                      (p.fix or "correct the name in skene.yaml")
+                      + " (`skene-cdc init --stdout` shows what the database has)")
+
+
+@register
+def migrations_current(ctx: CheckContext) -> Iterator[Problem]:
+    if ctx.conn is None:
+        return
+    if not schema_installed(ctx.conn):
+        yield Problem("database", "skene is not installed in this database yet",
+                      "run `skene-cdc migrate` (add --sql to review the SQL first)", "warning")
+        return
+    have = {r["version_num"] for r in ctx.conn.execute(sql.load("inspect/skene_versions"))}
+    heads = set(ScriptDirectory(str(MIGRATIONS_DIR)).get_heads())
+    if have != heads:
+        yield Problem("database", f"schema skene is at {', '.join(sorted(have)) or 'no version'}"
+                                  f", this skene-cdc expects {', '.join(sorted(heads))}",
+                      "run `skene-cdc migrate`", "warning")
+        return
+    try:
+        plan = capture.plan_sync(ctx.conn, ctx.config, installed=True)
+    except SkeneError:
+        return  # config/database mismatches are reported by config_matches_database
+    if plan.steps:
+        yield Problem("database", "installed capture differs from skene.yaml: "
+                                  + "; ".join(label for label, _ in plan.steps),
+                      "run `skene-cdc migrate` to bring it in line", "warning")
+
+
+@register
+def privileges(ctx: CheckContext) -> Iterator[Problem]:
+    """`migrate` creates schema skene and a trigger (with a COMMENT) on every captured table."""
+    if ctx.conn is None:
+        return
+    role = ctx.conn.execute(sql.load("inspect/role")).fetchone()
+    if role is None or role["superuser"]:
+        return
+    user = role["user"]
+    if role["skene_owner"] is None and not role["can_create_schema"]:
+        yield Problem("database", f"role {user} cannot create schema skene in database "
+                                  f"{role['database']}",
+                      f"GRANT CREATE ON DATABASE \"{role['database']}\" TO \"{user}\"; or run "
+                      "`skene-cdc migrate` once as the database owner")
+    elif role["skene_owner"] is not None and not role["owns_skene"]:
+        yield Problem("database", f"schema skene belongs to {role['skene_owner']}, not {user}: "
+                                  "migrate cannot upgrade it",
+                      f"run `skene-cdc migrate` as {role['skene_owner']}, or GRANT "
+                      f"\"{role['skene_owner']}\" TO \"{user}\"")
+    specs, _ = capture.resolve_all(ctx.conn, ctx.config)
+    triggered = [s.table_name for s in specs if s.mode == "trigger"]
+    rows = ctx.conn.execute(sql.load("inspect/table_privileges"),
+                            {"tables": [s.table_name for s in specs]}).fetchall()
+    for r in rows:
+        where = f"database: {r['table_name']}"
+        if r["table_name"] in triggered and not r["owns"]:
+            yield Problem(where, f"role {user} does not own {r['table_name']} (owner: "
+                                 f"{r['owner']}), so migrate cannot install its capture trigger "
+                                 "(COMMENT ON and DROP TRIGGER need ownership; the TRIGGER "
+                                 "privilege alone is not enough)",
+                          f"run `skene-cdc migrate` as {r['owner']}, or GRANT \"{r['owner']}\" "
+                          f"TO \"{user}\"")
+        if not r["can_select"]:
+            yield Problem(where, f"role {user} cannot read {r['table_name']}",
+                          f"GRANT SELECT ON {r['table_name']} TO \"{user}\"")

@@ -1,0 +1,1 @@
+SELECT value FROM skene.meta WHERE key = 'capture_start:' || %(table_name)s

@@ -1,0 +1,1 @@
+SELECT value FROM skene.meta WHERE key = 'backfill:' || %(table_name)s

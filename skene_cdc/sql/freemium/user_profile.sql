@@ -1,0 +1,1 @@
+SELECT * FROM skene.users WHERE user_id = %(user_id)s

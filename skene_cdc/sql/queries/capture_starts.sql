@@ -1,0 +1,1 @@
+SELECT key FROM skene.meta WHERE key LIKE 'capture\_start:%'
