@@ -12,6 +12,7 @@ import psycopg
 from skene_cdc import sql
 from skene_cdc.db import Row
 from skene_cdc.handlers.loops.report import funnel_rows
+from skene_cdc.listener.slotops import replication_section
 
 Section = Callable[[psycopg.Connection[Row]], Any]
 
@@ -40,6 +41,7 @@ SECTIONS: dict[str, Section] = {
     "delivery_errors": lambda c: c.execute(sql.load("email/status_delivery_errors")).fetchall(),
     "errors": errors_section,
     "freemium": lambda c: c.execute(sql.load("freemium/status")).fetchall(),
+    "replication": replication_section,
 }
 
 

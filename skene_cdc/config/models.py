@@ -46,6 +46,10 @@ class Capture(Strict):
     slot: str = Field(default="skene_slot", pattern=r"^[a-z0-9_]{1,63}$")
     publication: str = Field(default="skene_pub", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
     max_slot_lag: str = "1GB"
+    # full: REPLICA IDENTITY FULL on logically captured tables, so deletes carry the whole old row
+    # and unchanged TOASTed values are known (same events as trigger mode). minimal: only where a
+    # delete could not otherwise name its user (see docs/logical.md).
+    replica_identity: Literal["full", "minimal"] = "full"
 
 
 class Email(Strict):

@@ -14,6 +14,7 @@ from skene_cdc.handlers import build_handlers
 from skene_cdc.handlers.email.sender import Sender
 from skene_cdc.handlers.loops import loop_services
 from skene_cdc.listener.consumer import EventConsumer
+from skene_cdc.listener.replication import build_logical
 from skene_cdc.listener.service import Service
 
 log = logging.getLogger("skene.listener")
@@ -23,6 +24,7 @@ def build_services(url: str, config: Config) -> list[Service]:
     """In pipeline order: capture sources first, then the event consumer, then what acts on its
     results. `--once` drains them in this order."""
     services: list[Service] = []
+    services.extend(build_logical(url, config))
     services.extend(redis_services(url, config))  # Redis Streams + the freemium usage stream
     services.append(EventConsumer(url, build_handlers(config),
                                   batch_size=config.capture.batch_size,

@@ -58,12 +58,23 @@ class Plan:
     """What a sync would run, statement by statement, with a label a person can read."""
 
     steps: list[tuple[str, pgsql.Composed | pgsql.SQL]] = field(default_factory=list)
+    # Statements that must not run inside the plan's transaction (creating a logical replication
+    # slot refuses a transaction that has written): run after it commits, in order.
+    after: list[tuple[str, pgsql.Composed | pgsql.SQL]] = field(default_factory=list)
 
-    def add(self, label: str, statement: pgsql.Composed | pgsql.SQL) -> None:
-        self.steps.append((label, statement))
+    def add(self, label: str, statement: pgsql.Composed | pgsql.SQL, *,
+            after_commit: bool = False) -> None:
+        (self.after if after_commit else self.steps).append((label, statement))
+
+    def labels(self) -> list[str]:
+        return [label for label, _ in self.steps + self.after]
 
     def render(self, conn: psycopg.Connection[Row]) -> str:
-        return "\n".join(f"-- {label}\n{stmt.as_string(conn).strip()}" for label, stmt in self.steps)
+        text = "\n".join(f"-- {label}\n{stmt.as_string(conn).strip()}" for label, stmt in self.steps)
+        if self.after:
+            text += "\n-- after COMMIT, outside any transaction:\n" + "\n".join(
+                f"-- {label}\n{stmt.as_string(conn).strip()}" for label, stmt in self.after)
+        return text
 
 
 @dataclass(frozen=True)
@@ -271,6 +282,16 @@ def plan_capture_start(conn: psycopg.Connection[Row], specs: Sequence[CaptureSpe
 # `migrate` stays one command that brings the database in line with skene.yaml.
 Planner = Callable[[psycopg.Connection[Row], Config, Sequence[CaptureSpec], bool], Plan]
 EXTRA_PLANNERS: list[Planner] = []
+# Checks run before `migrate` changes anything (wal_level, privileges...): raise to refuse.
+Preflight = Callable[[psycopg.Connection[Row], Config, Sequence[CaptureSpec]], None]
+PREFLIGHTS: list[Preflight] = []
+
+
+def preflight(conn: psycopg.Connection[Row], config: Config) -> list[CaptureSpec]:
+    specs = resolve(conn, config)
+    for check in PREFLIGHTS:
+        check(conn, config, specs)
+    return specs
 
 
 def plan_sync(conn: psycopg.Connection[Row], config: Config, installed: bool = True) -> Plan:
@@ -282,6 +303,7 @@ def plan_sync(conn: psycopg.Connection[Row], config: Config, installed: bool = T
                  plan_capture_start(conn, specs, installed),
                  *(p(conn, config, specs, installed) for p in EXTRA_PLANNERS)):
         plan.steps.extend(part.steps)
+        plan.after.extend(part.after)
     return plan
 
 
@@ -290,10 +312,24 @@ StepCallback = Callable[[int, int, str], None]
 
 
 def apply(conn: psycopg.Connection[Row], plan: Plan, on_step: StepCallback | None = None) -> None:
+    total = len(plan.steps) + len(plan.after)
     with conn.transaction():
         for i, (label, statement) in enumerate(plan.steps):
             if on_step:
-                on_step(i, len(plan.steps), label)
+                on_step(i, total, label)
             conn.execute(statement)
+        if on_step and not plan.after:
+            on_step(total, total, "")
+    if plan.after:
+        conn.commit()
+        autocommit = conn.autocommit
+        conn.autocommit = True
+        try:
+            for j, (label, statement) in enumerate(plan.after):
+                if on_step:
+                    on_step(len(plan.steps) + j, total, label)
+                conn.execute(statement)
+        finally:
+            conn.autocommit = autocommit
         if on_step:
-            on_step(len(plan.steps), len(plan.steps), "")
+            on_step(total, total, "")

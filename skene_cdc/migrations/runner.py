@@ -16,6 +16,7 @@ from skene_cdc import sql
 from skene_cdc.config import Config
 from skene_cdc.db import connect, schema_installed, sqlalchemy_url
 from skene_cdc.migrations import capture
+from skene_cdc.migrations import logical as _logical  # noqa: F401  (registers its planner)
 
 HERE = Path(__file__).parent
 
@@ -50,13 +51,13 @@ def migrate(url: str, config: Config, on_step: capture.StepCallback | None = Non
             ) -> MigrateResult:
     with connect(url) as conn:
         # Validate the config against the database before touching anything.
-        capture.resolve(conn, config)
+        capture.preflight(conn, config)
         before = current_revision(url) if schema_installed(conn) else None
     command.upgrade(alembic_config(url), "heads")
     with connect(url) as conn:
         plan = capture.plan_sync(conn, config, installed=True)
         capture.apply(conn, plan, on_step)
-    return MigrateResult(before, current_revision(url), [label for label, _ in plan.steps])
+    return MigrateResult(before, current_revision(url), plan.labels())
 
 
 def migrate_sql(url: str, config: Config) -> str:

@@ -1,0 +1,1 @@
+DELETE FROM skene.meta WHERE key = {key};

@@ -1,0 +1,2 @@
+INSERT INTO skene.meta (key, value) VALUES ({key}, {value})
+ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value;
