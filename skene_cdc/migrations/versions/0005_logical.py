@@ -1,13 +1,13 @@
 """logical replication capture: dedup key on events, the listener's replication checkpoint
 
 Revision ID: 0005_logical
-Revises: 0006_freemium
+Revises: 0004_email
 """
 
 from skene_cdc.migrations.sqlop import run_sql
 
 revision = "0005_logical"
-down_revision = "0006_freemium"
+down_revision = "0004_email"
 branch_labels = None
 depends_on = None
 

@@ -1,13 +1,13 @@
 """freemium: external-id dedup on events, Stripe billing state on user_plans
 
 Revision ID: 0006_freemium
-Revises: 0004_email
+Revises: 0005_logical
 """
 
 from skene_cdc.migrations.sqlop import run_sql
 
 revision = "0006_freemium"
-down_revision = "0004_email"
+down_revision = "0005_logical"
 branch_labels = None
 depends_on = None
 
