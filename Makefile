@@ -23,7 +23,7 @@ demo: $(VENV)/.installed
 	$(VENV)/bin/skene-cdc demo
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check skene_cdc tests bench
+	$(VENV)/bin/ruff check skene_cdc tests bench examples
 	$(VENV)/bin/mypy
 
 test: $(VENV)/.installed deps lint

@@ -19,26 +19,13 @@ from skene_cdc.config.loops import Recovery
 from skene_cdc.db import connect
 from skene_cdc.handlers import outbox
 from skene_cdc.handlers.email.sender import Sender
-from tests.conftest import cli_env, write_config
+from tests.conftest import DEFAULT_CONFIG, cli_env, write_config
 from tests.fakes.resend_server import FakeResend
 
 API_KEY = "re_test_5ecret_k3y"
 
-EMAIL_CONFIG = """\
-version: 1
-app:
-  users: {table: public.users, id: id, email: email, name: name, created_at: created_at}
-  activity:
-    - table: public.user_actions
-      user_id: user_id
-      timestamp: created_at
-      event: action_type
-capture:
-  poll_interval: 1s
-email:
-  provider: %(provider)s
-  from: "Acme <hello@acme.test>"
-  templates: templates
+# The suite's default config with the provider, sender knobs and one email loop filled in.
+EMAIL_CONFIG = DEFAULT_CONFIG.replace("provider: console", "provider: %(provider)s") + """\
   lease: %(lease)s
   batch_size: %(batch_size)s
   concurrency: %(concurrency)s
