@@ -12,11 +12,13 @@ import argparse
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
 
-from bench.common import BENCH_DIR, cluster, create_db, median, pgbench_tps, table
+from bench.common import BENCH_DIR, cluster, create_db, median, pgbench_latency, pgbench_tps, table
 from skene_cdc.config import parse_config
 from skene_cdc.migrations import runner
 from tests.conftest import DEFAULT_CONFIG, cli_env
@@ -34,13 +36,15 @@ def prepare(c: PgCluster, name: str, variant: str, cfg_dir: Path) -> str:
         conn.execute("INSERT INTO users (email) SELECT 'u' || g || '@x.test' "
                      "FROM generate_series(1, 1000) g")
     if variant != "none":
-        if variant not in ("naive", "empty"):
+        if variant not in ("naive", "naive_quiet", "empty"):
             runner.migrate(url, parse_config(DEFAULT_CONFIG, str(cfg_dir / "skene.yaml")))
         with psycopg.connect(url, autocommit=True) as conn:
             if variant == "statement":
                 conn.execute((BENCH_DIR / "sql" / "statement_capture.sql").read_text())
             elif variant == "naive":
                 conn.execute((BENCH_DIR / "sql" / "naive_capture.sql").read_text())
+            elif variant == "naive_quiet":
+                conn.execute((BENCH_DIR / "sql" / "naive_capture_quiet.sql").read_text())
             elif variant == "empty":
                 conn.execute((BENCH_DIR / "sql" / "empty_trigger.sql").read_text())
     return url
@@ -67,17 +71,36 @@ def multi_row_seconds(url: str, rows: int, per_statement: int) -> float:
         return time.perf_counter() - start
 
 
+@contextmanager
+def listening(variant: str, url: str, cfg_dir: Path) -> Iterator[None]:
+    """Run `skene-cdc listen` beside the load for the +listener variant."""
+    if variant != "row+listener":
+        yield
+        return
+    listener = subprocess.Popen([sys.executable, "-m", "skene_cdc", "listen"],
+                                env=cli_env(url, cfg_dir / "skene.yaml"),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.5)
+    try:
+        yield
+    finally:
+        listener.terminate()
+        listener.wait(30)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--seconds", type=int, default=15, help="pgbench duration per round")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--bulk-rows", type=int, default=200_000)
+    ap.add_argument("--rate", type=int, default=1000, help="inserts/s for the latency run")
     args = ap.parse_args(argv)
     variants = {
         "none": "no capture",
         "row": "skene row trigger (listener idle)",
         "row+listener": "skene row trigger + listener running",
         "statement": "statement-level transition-table trigger",
+        "naive_quiet": "naive to_jsonb into a 1-index table, no NOTIFY",
         "naive": "naive to_jsonb + pg_notify every tx",
         "empty": "empty PL/pgSQL trigger (floor of any trigger)",
     }
@@ -90,19 +113,8 @@ def main(argv: list[str] | None = None) -> None:
         for r in range(args.rounds):
             for v in variants:
                 reset(urls[v])
-                listener = None
-                if v == "row+listener":
-                    listener = subprocess.Popen(
-                        [sys.executable, "-m", "skene_cdc", "listen"],
-                        env=cli_env(urls[v], cfg_dir / "skene.yaml"),
-                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                    time.sleep(1.5)
-                try:
+                with listening(v, urls[v], cfg_dir):
                     tps[v].append(pgbench_tps(urls[v], INSERT, seconds=args.seconds))
-                finally:
-                    if listener:
-                        listener.terminate()
-                        listener.wait(30)
                 print(f"round {r + 1}/{args.rounds} {v}: {tps[v][-1]:,.0f} tps", file=sys.stderr)
         base = median(tps["none"])
         rows = [[variants[v], median(tps[v]), median(tps[v]) / base,
@@ -110,6 +122,15 @@ def main(argv: list[str] | None = None) -> None:
         print("\nSingle-row INSERT commits, pgbench -c 8 -j 2, "
               f"{args.seconds}s x {args.rounds} rounds, fsync on (median tps)")
         print(table(["capture", "tps", "vs none", "rounds"], rows))
+        lat = []
+        for v in ("none", "row", "row+listener"):
+            reset(urls[v])
+            with listening(v, urls[v], cfg_dir):
+                avg, sd = pgbench_latency(urls[v], INSERT, rate=args.rate, seconds=args.seconds)
+            lat.append([variants[v], avg, sd])
+        print(f"\nCommit latency at a steady {args.rate:,} inserts/s (pgbench -R, 8 clients, "
+              f"{args.seconds}s; ms)")
+        print(table(["capture", "avg ms", "stddev ms"], lat))
         bulk = []
         for v in ("none", "row", "statement"):
             for per in (1, 100, 1000):

@@ -49,6 +49,27 @@ def pgbench_tps(url: str, script: str, *, clients: int = 8, seconds: int = 10) -
     raise RuntimeError(f"no tps in pgbench output:\n{out.stdout}\n{out.stderr}")
 
 
+def pgbench_latency(url: str, script: str, *, rate: int, clients: int = 8,
+                    seconds: int = 10) -> tuple[float, float]:
+    """Commit latency (average, stddev in ms) at a fixed rate: what an app feels below saturation."""
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
+        f.write(script)
+    try:
+        out = subprocess.run(["pgbench", "-n", "-c", str(clients), "-j", "2", "-T", str(seconds),
+                              "-R", str(rate), "-f", f.name, url],
+                             capture_output=True, text=True, check=True)
+    finally:
+        os.unlink(f.name)
+    stats = {}
+    for line in out.stdout.splitlines():
+        for key in ("latency average", "latency stddev"):
+            if line.startswith(key + " = "):
+                stats[key] = float(line.split()[3])
+    if len(stats) != 2:
+        raise RuntimeError(f"no latency in pgbench output:\n{out.stdout}\n{out.stderr}")
+    return stats["latency average"], stats["latency stddev"]
+
+
 def percentile(values: Sequence[float], p: float) -> float:
     if not values:
         return float("nan")

@@ -76,8 +76,8 @@ CREATE TABLE skene.user_activity (
 );
 CREATE INDEX user_activity_last_idx ON skene.user_activity (last_activity_at);
 
--- Daily counts per (user, event), recomputed from skene.events for the days a batch touches,
--- so re-processing a batch gives the same numbers (idempotent by construction).
+-- Daily counts per (user, event), added in the same transaction that advances the listener's
+-- cursor: a batch that rolls back (crash, error) is counted again from scratch, never twice.
 CREATE TABLE skene.activity_daily (
     user_id text    NOT NULL,
     day     date    NOT NULL,
