@@ -117,14 +117,14 @@ def run(db_url: str, n: int, latency_ms: float) -> list[tuple[str, int, int, flo
         fake.wait(10)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Email sender throughput")
     parser.add_argument("--n", type=int, default=2000, help="deliveries per mode")
     parser.add_argument("--latency-ms", type=float, default=5.0,
                         help="the fake provider's time per request (a real API: ~50-300 ms)")
     parser.add_argument("--database-url", help="an empty database (default: a throwaway "
                                                "cluster)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     cluster = None
     url = args.database_url
     if url is None:
