@@ -6,11 +6,15 @@ SET session_replication_role = replica;
 INSERT INTO users (id, email, name, created_at)
 SELECT g, 'user' || g || '@bench.test', 'User ' || g, now() - interval '90 days'
 FROM generate_series(1, %(users)s) AS g;
+-- No activity within an hour of the 7-day line, so the queries timed minutes apart (each with
+-- its own now()) agree on who is dormant.
 INSERT INTO user_actions (user_id, action_type, created_at)
 SELECT 1 + (g %% %(users)s),
        (ARRAY['login', 'export', 'project_created', 'invite'])[1 + (g %% 4)],
-       now() - random() * interval '60 days'
-FROM generate_series(1, %(rows)s) AS g;
+       now() - CASE WHEN ago < interval '7 days' - interval '1 hour' THEN ago
+                    ELSE ago + interval '2 hours' END
+FROM (SELECT g, random() * interval '60 days' AS ago
+      FROM generate_series(1, %(rows)s) AS g) r;
 SET session_replication_role = DEFAULT;
 INSERT INTO skene.user_activity (user_id, first_seen_at, last_activity_at, last_event)
 SELECT user_id::text, min(created_at), max(created_at), 'login'

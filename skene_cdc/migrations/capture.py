@@ -38,6 +38,7 @@ class CaptureSpec:
     timestamp_column: str | None
     event_column: str | None
     columns: tuple[str, ...] = field(default=(), compare=False)
+    user_id_type: str | None = field(default=None, compare=False)
 
     @property
     def ident(self) -> pgsql.Identifier:
@@ -155,7 +156,8 @@ def resolve_all(conn: psycopg.Connection[Row], config: Config
             table_name=qualified, schema=schema, table=table, mode=mode, role=role,
             user_id_column=user_col or "id",
             timestamp_column=cols.get("timestamp") or cols.get("created_at"),
-            event_column=cols.get("event"), columns=tuple(types)))
+            event_column=cols.get("event"), columns=tuple(types),
+            user_id_type=types.get(user_col or "id")))
     return specs, problems
 
 
@@ -213,13 +215,18 @@ def plan_users_view(conn: psycopg.Connection[Row], config: Config, specs: Sequen
     extra = [c for c in users_spec.columns if c not in RESERVED_VIEW_COLUMNS and c not in used]
     extra_sql = pgsql.SQL("").join(
         pgsql.SQL(",\n       u.{}").format(pgsql.Identifier(c)) for c in extra)
-    template = pgsql.SQL(sql.load("capture/users_view"))
+    view = pgsql.SQL(sql.load("capture/users_view"))
+    select = pgsql.SQL(sql.load("capture/users_select")).format(
+        id=pgsql.Identifier(cfg.id), email=pgsql.Identifier(cfg.email),
+        name=col(cfg.name, "text"), created_at=col(cfg.created_at, "timestamptz"),
+        extra=extra_sql, users=users_spec.ident)
+    lookup = select + pgsql.SQL("\nWHERE {key} AND u.{id}::text = ANY(ids)").format(
+        key=_key_match(cfg.id, users_spec.user_id_type), id=pgsql.Identifier(cfg.id))
+    by_id = pgsql.SQL(sql.load("capture/users_by_id"))
 
     def build(comment: str) -> pgsql.Composed:
-        return template.format(
-            id=pgsql.Identifier(cfg.id), email=pgsql.Identifier(cfg.email),
-            name=col(cfg.name, "text"), created_at=col(cfg.created_at, "timestamptz"),
-            extra=extra_sql, users=users_spec.ident, comment=pgsql.Literal(comment))
+        return (view.format(select=select, comment=pgsql.Literal(comment))
+                + pgsql.SQL("\n") + by_id.format(body=pgsql.Literal(lookup.as_string(conn))))
 
     digest = "skene:" + hashlib.sha256(build("").as_string(conn).encode()).hexdigest()[:16]
     plan = Plan()
@@ -230,8 +237,29 @@ def plan_users_view(conn: psycopg.Connection[Row], config: Config, specs: Sequen
         current = row["c"] if row else None
     if current != digest:
         plan.add("skene.users view (re)built from skene.yaml",
-                 pgsql.SQL("DROP VIEW IF EXISTS skene.users;\n") + build(digest))
+                 pgsql.SQL("DROP FUNCTION IF EXISTS skene.users_by_id(text[]);\n"
+                           "DROP VIEW IF EXISTS skene.users;\n") + build(digest))
     return plan
+
+
+INTEGER_TYPES = ("smallint", "integer", "bigint")
+UUID_PATTERN = "^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$"
+
+
+def _key_match(column: str, type_: str | None) -> pgsql.Composable:
+    """`u.<id> = ANY(<ids in the id's own type>)`, so the app's index on its id serves lookups.
+    Ids that cannot be that type are dropped before the cast (they match no user anyway);
+    other types fall back to the text comparison alone."""
+    ident = pgsql.Identifier(column)
+    if type_ in INTEGER_TYPES:  # int = bigint is indexable, and bigint holds every integer key
+        return pgsql.SQL("u.{} = ANY(ARRAY(SELECT x::bigint FROM unnest(ids) x "
+                         "WHERE x ~ '^-?[0-9]{{1,18}}$'))").format(ident)
+    if type_ == "uuid":
+        return pgsql.SQL("u.{} = ANY(ARRAY(SELECT x::uuid FROM unnest(ids) x "
+                         "WHERE x ~* {}))").format(ident, pgsql.Literal(UUID_PATTERN))
+    if type_ == "text" or (type_ or "").startswith("character varying"):
+        return pgsql.SQL("u.{} = ANY(ids)").format(ident)
+    return pgsql.SQL("true")
 
 
 def plan_registry(conn: psycopg.Connection[Row], specs: Sequence[CaptureSpec],

@@ -1,1 +1,1 @@
-SELECT * FROM skene.users WHERE user_id = ANY(%(ids)s::text[])
+SELECT * FROM skene.users_by_id(%(ids)s::text[])

@@ -1,1 +1,1 @@
-SELECT * FROM skene.users WHERE user_id = %(user_id)s
+SELECT * FROM skene.users_by_id(ARRAY[%(user_id)s::text])

@@ -8,7 +8,7 @@ SELECT %(loop)s, d.user_id, %(step)s, d.episode, %(provider)s, d.template, d.var
        d.to_address, d.context, %(max_attempts)s, %(backoff)s, %(base_delay)s, %(max_delay)s,
        d.idempotency_key, coalesce(%(not_before)s, now())
 FROM unnest(%(user_ids)s::text[], %(episodes)s::text[], %(templates)s::text[],
-            %(variants)s::text[], %(to_addresses)s::text[], %(contexts)s::jsonb[],
+            %(variants)s::text[], %(to_addresses)s::text[], %(contexts)b::jsonb[],
             %(keys)s::text[])
      AS d(user_id, episode, template, variant, to_address, context, idempotency_key)
 ORDER BY d.user_id

@@ -8,7 +8,7 @@ SELECT %(loop)s, %(step)s, t.user_id, t.episode, t.variant, t.state, now(),
        CASE WHEN t.state = 'converted' THEN now() END,
        1, now(), t.error, t.context
 FROM unnest(%(users)s::text[], %(episodes)s::text[], %(variants)s::text[], %(states)s::text[],
-            %(errors)s::text[], %(contexts)s::jsonb[])
+            %(errors)s::text[], %(contexts)b::jsonb[])
      AS t(user_id, episode, variant, state, error, context)
 WHERE NOT EXISTS (
     SELECT 1 FROM skene.enrolments c

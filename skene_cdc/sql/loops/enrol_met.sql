@@ -7,7 +7,7 @@ SET state = t.state, variant = t.variant, met_at = now(),
     evaluations = e.evaluations + 1, last_evaluated_at = now(), last_error = t.error,
     failures = 0, retry_at = NULL, context = e.context || t.context
 FROM unnest(%(users)s::text[], %(episodes)s::text[], %(variants)s::text[], %(states)s::text[],
-            %(errors)s::text[], %(contexts)s::jsonb[])
+            %(errors)s::text[], %(contexts)b::jsonb[])
      AS t(user_id, episode, variant, state, error, context)
 WHERE e.loop = %(loop)s AND e.user_id = t.user_id AND e.episode = t.episode
   AND e.state = 'enrolled'
