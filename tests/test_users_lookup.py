@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from skene_cdc.migrations import runner
-from tests.conftest import write_config
+from tests.conftest import DEFAULT_CONFIG, write_config
 
 IDS = ["7", "007", "70", "abc", "999", "-1", "99999999999999999999"]
 
@@ -67,3 +67,12 @@ app:
         assert sorted(lookup(conn, [*some, "abc", "", some[0].upper()])) == sorted(some)
         if id_type != "numeric":  # no index-friendly cast for every type; text match still works
             assert uses_primary_key(conn, "accounts_pkey")
+
+
+def test_migrate_restores_a_dropped_lookup_function(db_url: str, tmp_path: Path) -> None:
+    config = write_config(tmp_path, DEFAULT_CONFIG)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("DROP FUNCTION skene.users_by_id(text[])")
+    runner.migrate(db_url, config)
+    with psycopg.connect(db_url) as conn:
+        assert lookup(conn, ["1"]) == ()

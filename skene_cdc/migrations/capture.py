@@ -232,9 +232,10 @@ def plan_users_view(conn: psycopg.Connection[Row], config: Config, specs: Sequen
     plan = Plan()
     current = None
     if installed:
-        row = conn.execute("SELECT obj_description(to_regclass('skene.users'), 'pg_class') AS c"
+        row = conn.execute("SELECT obj_description(to_regclass('skene.users'), 'pg_class') AS c,"
+                           " to_regprocedure('skene.users_by_id(text[])') IS NOT NULL AS f"
                            ).fetchone()
-        current = row["c"] if row else None
+        current = row["c"] if row and row["f"] else None  # a dropped function: rebuild both
     if current != digest:
         plan.add("skene.users view (re)built from skene.yaml",
                  pgsql.SQL("DROP FUNCTION IF EXISTS skene.users_by_id(text[]);\n"
