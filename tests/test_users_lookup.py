@@ -76,3 +76,10 @@ def test_migrate_restores_a_dropped_lookup_function(db_url: str, tmp_path: Path)
     runner.migrate(db_url, config)
     with psycopg.connect(db_url) as conn:
         assert lookup(conn, ["1"]) == ()
+
+
+def test_function_body_quoting_cannot_end_early() -> None:
+    from skene_cdc.migrations.capture import _dollar_quoted
+
+    quoted = _dollar_quoted('SELECT 1 AS "a$body$b"\n').as_string(None)
+    assert quoted.startswith("$body_$\n") and quoted.endswith("$body_$")

@@ -220,13 +220,13 @@ def plan_users_view(conn: psycopg.Connection[Row], config: Config, specs: Sequen
         id=pgsql.Identifier(cfg.id), email=pgsql.Identifier(cfg.email),
         name=col(cfg.name, "text"), created_at=col(cfg.created_at, "timestamptz"),
         extra=extra_sql, users=users_spec.ident)
-    lookup = select + pgsql.SQL("\nWHERE {key} AND u.{id}::text = ANY(ids)").format(
+    lookup = select + pgsql.SQL("WHERE {key}\n  AND u.{id}::text = ANY(ids)\n").format(
         key=_key_match(cfg.id, users_spec.user_id_type), id=pgsql.Identifier(cfg.id))
     by_id = pgsql.SQL(sql.load("capture/users_by_id"))
 
     def build(comment: str) -> pgsql.Composed:
         return (view.format(select=select, comment=pgsql.Literal(comment))
-                + pgsql.SQL("\n") + by_id.format(body=pgsql.Literal(lookup.as_string(conn))))
+                + pgsql.SQL("\n") + by_id.format(body=_dollar_quoted(lookup.as_string(conn))))
 
     digest = "skene:" + hashlib.sha256(build("").as_string(conn).encode()).hexdigest()[:16]
     plan = Plan()
@@ -241,6 +241,15 @@ def plan_users_view(conn: psycopg.Connection[Row], config: Config, specs: Sequen
                  pgsql.SQL("DROP FUNCTION IF EXISTS skene.users_by_id(text[]);\n"
                            "DROP VIEW IF EXISTS skene.users;\n") + build(digest))
     return plan
+
+
+def _dollar_quoted(body: str) -> pgsql.Composable:
+    """A function body as a DBA would write it (`migrate --sql` shows it), with a tag the body
+    cannot end early."""
+    tag = "$body$"
+    while tag in body:
+        tag = tag[:-1] + "_$"
+    return pgsql.SQL(f"{tag}\n{body}{tag}")
 
 
 INTEGER_TYPES = ("smallint", "integer", "bigint")
