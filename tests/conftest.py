@@ -7,7 +7,8 @@ import itertools
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -161,6 +162,23 @@ def run_cli(*args: str, url: str, config_path: Path | str, check: bool = True,
         raise AssertionError(f"skene-cdc {' '.join(args)} exited {proc.returncode}:\n"
                              f"{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 30, what: str = "condition",
+             interval: float = 0.02) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def scalar(url: str, query: str, params: tuple[object, ...] = ()) -> object:
+    """The first column of the first row of one query, on its own connection."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute(query, params or None).fetchone()
+        return row[0] if row else None
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -108,15 +107,6 @@ def make_due(url: str) -> None:
 
 def sender(url: str, config: Config, **kw: Any) -> Sender:
     return Sender(url, config, **kw)
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 30, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def start_listen(url: str, cfg: Path, *args: str, **env: str) -> subprocess.Popen[str]:

@@ -162,7 +162,3 @@ def rows(url: str, query: str, params: Any = None) -> list[tuple[Any, ...]]:
     with psycopg.connect(url) as conn:
         return conn.execute(query, params).fetchall()
 
-
-def scalar(url: str, query: str, params: Any = None) -> Any:
-    result = rows(url, query, params)
-    return result[0][0] if result else None

@@ -5,12 +5,13 @@ database with a logical slot cannot be dropped)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import psycopg
 
 from skene_cdc.config import Config
+from tests import conftest
 from tests.conftest import DEFAULT_CONFIG, write_config
 from tests.pgcluster import PgCluster
 
@@ -50,19 +51,8 @@ def drop_db(pg: PgCluster, name: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def scalar(url: str, query: str, params: tuple[object, ...] = ()) -> object:
-    with psycopg.connect(url) as conn:
-        row = conn.execute(query, params or None).fetchone()
-        return row[0] if row else None
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 60, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+# Replication catches up more slowly than the trigger path: a longer default, a gentler poll.
+wait_for = partial(conftest.wait_for, timeout=60, interval=0.05)
 
 
 def dbname(url: str) -> str:

@@ -20,7 +20,7 @@ from skene_cdc.config.loops import Recovery
 from skene_cdc.db import connect
 from skene_cdc.handlers import outbox
 from skene_cdc.handlers.email.checks import check_email
-from tests.conftest import run_cli
+from tests.conftest import run_cli, wait_for
 from tests.emailkit import (
     API_KEY,
     EMAIL_CONFIG,
@@ -31,7 +31,6 @@ from tests.emailkit import (
     enqueue,
     fake_resend_fixture,  # noqa: F401 - the fake_resend fixture
     start_listen,
-    wait_for,
 )
 from tests.fakes.resend_server import FakeResend
 

@@ -13,7 +13,7 @@ import pytest
 
 from skene_cdc.handlers import outbox
 from skene_cdc.handlers.email import delivery_context
-from tests.conftest import run_cli
+from tests.conftest import run_cli, wait_for
 from tests.emailkit import (
     API_KEY,
     add_user,
@@ -23,7 +23,6 @@ from tests.emailkit import (
     fake_resend_fixture,  # noqa: F401 - the fake_resend fixture
     make_due,
     sender,
-    wait_for,
 )
 from tests.fakes.resend_server import FakeResend
 

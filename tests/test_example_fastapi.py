@@ -10,8 +10,8 @@ import httpx
 import psycopg
 import pytest
 
-from tests.conftest import ROOT, run_cli
-from tests.freemium_support import SECRET, scalar, serve, sign, stripe_event, subscription
+from tests.conftest import ROOT, run_cli, scalar
+from tests.freemium_support import SECRET, serve, sign, stripe_event, subscription
 from tests.pgcluster import RedisServer
 
 EXAMPLE = ROOT / "examples" / "fastapi_redis_stripe"

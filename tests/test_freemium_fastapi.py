@@ -21,11 +21,11 @@ from skene_cdc.freemium.asgi import FreemiumMiddleware
 from skene_cdc.freemium.drain import UsageDrain
 from skene_cdc.freemium.gate import Gate
 from skene_cdc.freemium.meter import plan_key
+from tests.conftest import scalar
 from tests.freemium_support import (
     SECRET,
     freemium_config,
     rows,
-    scalar,
     serve,
     sign,
     stripe_event,

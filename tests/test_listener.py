@@ -6,8 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
@@ -15,24 +13,9 @@ import pytest
 
 from skene_cdc.handlers import build_handlers
 from skene_cdc.listener.consumer import EventConsumer
-from tests.conftest import DEFAULT_CONFIG, cli_env, run_cli, write_config
+from tests.conftest import DEFAULT_CONFIG, cli_env, run_cli, scalar, wait_for, write_config
 
 Conn = psycopg.Connection[tuple[object, ...]]
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 30, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def scalar(url: str, query: str) -> object:
-    with psycopg.connect(url) as conn:
-        row = conn.execute(query).fetchone()
-        return row[0] if row else None
 
 
 def start_listener(url: str, cfg: Path) -> subprocess.Popen[str]:

@@ -16,8 +16,8 @@ from skene_cdc.errors import PrerequisiteError, SkeneError
 from skene_cdc.listener.replication import LogicalCapture
 from skene_cdc.migrations import runner
 from skene_cdc.migrations.logical import check_logical
-from tests.conftest import DEFAULT_CONFIG, clone, run_cli, write_config
-from tests.logical_util import dbname, drop_db, scalar, wait_for, write_logical
+from tests.conftest import DEFAULT_CONFIG, clone, run_cli, scalar, write_config
+from tests.logical_util import dbname, drop_db, wait_for, write_logical
 from tests.pgcluster import PgCluster
 
 TYPED = """

@@ -16,8 +16,8 @@ import psycopg
 import pytest
 
 from skene_cdc.migrations import runner
-from tests.conftest import ROOT, cli_env, clone
-from tests.logical_util import dbname, drop_db, scalar, wait_for, write_logical
+from tests.conftest import ROOT, cli_env, clone, scalar
+from tests.logical_util import dbname, drop_db, wait_for, write_logical
 from tests.pgcluster import PgCluster
 
 INSERT_EVENTS = ("SELECT count(*) FROM skene.events WHERE table_name = 'public.user_actions' "

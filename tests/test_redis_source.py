@@ -18,8 +18,8 @@ import redis
 from skene_cdc.config.models import RedisStream
 from skene_cdc.streams.consumer import StreamConsumer
 from skene_cdc.streams.source import RedisSourceSink, parse_time
-from tests.conftest import DEFAULT_CONFIG, cli_env, run_cli, write_config
-from tests.freemium_support import rows, scalar
+from tests.conftest import DEFAULT_CONFIG, cli_env, run_cli, scalar, write_config
+from tests.freemium_support import rows
 from tests.pgcluster import RedisServer
 
 N = 10_000

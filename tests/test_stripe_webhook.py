@@ -16,11 +16,10 @@ import pytest
 from skene_cdc.billing.events import plan_change
 from skene_cdc.billing.webhook import StripeWebhookApp
 from skene_cdc.config import Config
-from tests.conftest import cli_env, write_config
+from tests.conftest import cli_env, scalar, write_config
 from tests.freemium_support import (
     freemium_config,
     rows,
-    scalar,
     sign,
     stripe_event,
     subscription,
