@@ -35,38 +35,35 @@ def create_db(c: PgCluster, name: str, template: str = "template1") -> str:
     return c.url(name)
 
 
-def pgbench_tps(url: str, script: str, *, clients: int = 8, seconds: int = 10) -> float:
+def pgbench(url: str, script: str, *args: str, clients: int = 8,
+            seconds: int = 10) -> dict[str, float]:
+    """Run a pgbench script; its summary lines (`tps = …`, `latency average = … ms`) by name."""
     with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
         f.write(script)
     try:
         out = subprocess.run(["pgbench", "-n", "-c", str(clients), "-j", "2", "-T", str(seconds),
-                              "-f", f.name, url], capture_output=True, text=True, check=True)
-    finally:
-        os.unlink(f.name)
-    for line in out.stdout.splitlines():
-        if line.startswith("tps = "):
-            return float(line.split()[2])
-    raise RuntimeError(f"no tps in pgbench output:\n{out.stdout}\n{out.stderr}")
-
-
-def pgbench_latency(url: str, script: str, *, rate: int, clients: int = 8,
-                    seconds: int = 10) -> tuple[float, float]:
-    """Commit latency (average, stddev in ms) at a fixed rate: what an app feels below saturation."""
-    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as f:
-        f.write(script)
-    try:
-        out = subprocess.run(["pgbench", "-n", "-c", str(clients), "-j", "2", "-T", str(seconds),
-                              "-R", str(rate), "-f", f.name, url],
+                              *args, "-f", f.name, url],
                              capture_output=True, text=True, check=True)
     finally:
         os.unlink(f.name)
     stats = {}
     for line in out.stdout.splitlines():
-        for key in ("latency average", "latency stddev"):
-            if line.startswith(key + " = "):
-                stats[key] = float(line.split()[3])
-    if len(stats) != 2:
-        raise RuntimeError(f"no latency in pgbench output:\n{out.stdout}\n{out.stderr}")
+        name, sep, rest = line.partition(" = ")
+        if sep and name in ("tps", "latency average", "latency stddev"):
+            stats[name] = float(rest.split()[0])
+    if "tps" not in stats:
+        raise RuntimeError(f"no tps in pgbench output:\n{out.stdout}\n{out.stderr}")
+    return stats
+
+
+def pgbench_tps(url: str, script: str, *, clients: int = 8, seconds: int = 10) -> float:
+    return pgbench(url, script, clients=clients, seconds=seconds)["tps"]
+
+
+def pgbench_latency(url: str, script: str, *, rate: int, clients: int = 8,
+                    seconds: int = 10) -> tuple[float, float]:
+    """Commit latency (average, stddev in ms) at a fixed rate: what an app feels below saturation."""
+    stats = pgbench(url, script, "-R", str(rate), clients=clients, seconds=seconds)
     return stats["latency average"], stats["latency stddev"]
 
 
