@@ -14,7 +14,6 @@ builds the data with generate_series, then times (best of --repeat, each rolled 
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -28,6 +27,7 @@ from skene_cdc.handlers.loops.conditions import evaluate
 from skene_cdc.handlers.loops.engine import run_step
 from skene_cdc.handlers.loops.plan import StepPlan, require_plans
 from skene_cdc.migrations import runner
+from skene_cdc.progress import progress
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent
@@ -57,15 +57,11 @@ def run_script(conn: psycopg.Connection[Row], name: str, params: dict[str, int])
     statements = [s for s in load(name).split(";\n")
                   if s.strip() and not all(line.startswith("--") or not line.strip()
                                            for line in s.splitlines())]
-    for i, statement in enumerate(statements, 1):
-        start = time.perf_counter()
-        conn.execute(statement, params)
-        progress(f"{name} {i}/{len(statements)} ({time.perf_counter() - start:.1f}s)")
+    with progress(name, len(statements), unit="statements") as bar:
+        for statement in statements:
+            conn.execute(statement, params)
+            bar.advance()
     conn.commit()
-
-
-def progress(msg: str) -> None:
-    print(f"  .. {msg}", file=sys.stderr, flush=True)
 
 
 def timed(conn: psycopg.Connection[Row], repeat: int,
@@ -93,27 +89,31 @@ def build(url: str, users: int, rows: int) -> tuple[float, StepPlan]:
     with connect(url) as conn:
         run_script(conn, "retention_build", {"users": users, "rows": rows})
         conn.autocommit = True
-        progress("VACUUM ANALYZE")
-        conn.execute("VACUUM ANALYZE")
+        with progress("VACUUM ANALYZE", 1, unit="statements") as bar:
+            conn.execute("VACUUM ANALYZE")
+            bar.advance()
     return time.perf_counter() - start, plan
 
 
 def measure(url: str, plan: StepPlan, repeat: int) -> list[tuple[str, float, int, str]]:
     config = parse_config(CONFIG)
     out: list[tuple[str, float, int, str]] = []
-    with connect(url) as conn:
-        progress("timing the naive GROUP BY and the engine")
+    with connect(url) as conn, progress("timing", 4, unit="cases") as bar:
         secs, n = timed(conn, repeat, lambda c: len(c.execute(load("naive_dormant")).fetchall()))
         out.append(("naive GROUP BY over raw activity", secs, n, "dormant users"))
+        bar.advance()
         secs, n = timed(conn, repeat, lambda c: len(evaluate(c, plan, None).candidates))
         out.append(("engine decide, first run (cold)", secs, n, "users to email"))
+        bar.advance()
         run_script(conn, "retention_history", {})
         conn.execute("ANALYZE skene.enrolments")
         conn.commit()
         secs, n = timed(conn, repeat, lambda c: len(evaluate(c, plan, None).candidates))
         out.append(("engine decide, steady day", secs, n, "users to email"))
+        bar.advance()
         secs, n = timed(conn, repeat, lambda c: run_step(c, config, plan).enqueued)
         out.append(("engine firing, steady day (decide+enqueue)", secs, n, "emails enqueued"))
+        bar.advance()
     return out
 
 
