@@ -29,24 +29,23 @@ INSERT = ("\\set uid random(1, 1000)\n"
           "INSERT INTO user_actions (user_id, action_type) VALUES (:uid, 'click');\n")
 
 
+# Variants that are not skene's own trigger: installed from bench/sql/ (statement-level on top of
+# a migrated database, whose row trigger it replaces; the others on the bare app).
+VARIANT_SQL = {"statement": "statement_capture.sql", "naive": "naive_capture.sql",
+               "naive_quiet": "naive_capture_quiet.sql", "empty": "empty_trigger.sql"}
+
+
 def prepare(c: PgCluster, name: str, variant: str, cfg_dir: Path) -> str:
     url = create_db(c, name)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute((ROOT / "tests" / "app_schema.sql").read_text())
         conn.execute("INSERT INTO users (email) SELECT 'u' || g || '@x.test' "
                      "FROM generate_series(1, 1000) g")
-    if variant != "none":
-        if variant not in ("naive", "naive_quiet", "empty"):
-            runner.migrate(url, parse_config(DEFAULT_CONFIG, str(cfg_dir / "skene.yaml")))
+    if variant in ("row", "statement"):
+        runner.migrate(url, parse_config(DEFAULT_CONFIG, str(cfg_dir / "skene.yaml")))
+    if variant in VARIANT_SQL:
         with psycopg.connect(url, autocommit=True) as conn:
-            if variant == "statement":
-                conn.execute((BENCH_DIR / "sql" / "statement_capture.sql").read_text())
-            elif variant == "naive":
-                conn.execute((BENCH_DIR / "sql" / "naive_capture.sql").read_text())
-            elif variant == "naive_quiet":
-                conn.execute((BENCH_DIR / "sql" / "naive_capture_quiet.sql").read_text())
-            elif variant == "empty":
-                conn.execute((BENCH_DIR / "sql" / "empty_trigger.sql").read_text())
+            conn.execute((BENCH_DIR / "sql" / VARIANT_SQL[variant]).read_text())
     return url
 
 
