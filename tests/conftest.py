@@ -83,7 +83,24 @@ def clone(pg: PgCluster, template: str) -> str:
     return name
 
 
+def drop_slots(url: str, dbname: str) -> None:
+    """Stop the walsenders of `dbname`'s logical slots and drop the slots. DROP DATABASE refuses
+    while a slot is active, and a walsender outlives its client by a moment."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        for _ in range(100):
+            conn.execute("SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots "
+                         "WHERE database = %s AND active_pid IS NOT NULL", (dbname,))
+            left = conn.execute("SELECT count(*) FROM pg_replication_slots WHERE database = %s "
+                                "AND active", (dbname,)).fetchone()
+            if left == (0,):
+                break
+            time.sleep(0.05)
+        conn.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+                     "WHERE database = %s", (dbname,))
+
+
 def drop(pg: PgCluster, name: str) -> None:
+    drop_slots(pg.url(), name)
     with admin(pg) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 

@@ -16,8 +16,8 @@ from skene_cdc.errors import PrerequisiteError, SkeneError
 from skene_cdc.listener.replication import LogicalCapture
 from skene_cdc.migrations import runner
 from skene_cdc.migrations.logical import check_logical
-from tests.conftest import DEFAULT_CONFIG, clone, run_cli, scalar, write_config
-from tests.logical_util import dbname, drop_db, wait_for, write_logical
+from tests.conftest import DEFAULT_CONFIG, clone, drop, run_cli, scalar, write_config
+from tests.logical_util import dbname, wait_for, write_logical
 from tests.pgcluster import PgCluster
 
 TYPED = """
@@ -96,7 +96,7 @@ def two_dbs(pg: PgCluster, typed_template: str) -> Iterator[tuple[str, str]]:
     a, b = clone(pg, typed_template), clone(pg, typed_template)
     yield pg.url(a), pg.url(b)
     for name in (a, b, typed_template):
-        drop_db(pg, name)
+        drop(pg, name)
 
 
 def test_same_events_as_trigger_mode(two_dbs: tuple[str, str], tmp_path: Path) -> None:
@@ -157,7 +157,7 @@ def test_unchanged_toast_is_marked_not_nulled(pg: PgCluster, typed_template: str
         # A delete under the default identity carries the key only, not made-up NULLs.
         assert rows[2][1] == {"id": 1}
     finally:
-        drop_db(pg, typed_template)
+        drop(pg, typed_template)
 
 
 def test_streamed_transactions_alter_table_and_new_tables(app_url: str, tmp_path: Path) -> None:

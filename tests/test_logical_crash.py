@@ -16,8 +16,8 @@ import psycopg
 import pytest
 
 from skene_cdc.migrations import runner
-from tests.conftest import ROOT, cli_env, clone, scalar
-from tests.logical_util import dbname, drop_db, wait_for, write_logical
+from tests.conftest import ROOT, cli_env, clone, drop, scalar
+from tests.logical_util import dbname, wait_for, write_logical
 from tests.pgcluster import PgCluster
 
 INSERT_EVENTS = ("SELECT count(*) FROM skene.events WHERE table_name = 'public.user_actions' "
@@ -95,7 +95,7 @@ def seed_users(url: str) -> None:
 def logical_url(pg: PgCluster, app_template: str) -> Iterator[str]:
     name = clone(pg, app_template)
     yield pg.url(name)
-    drop_db(pg, name)
+    drop(pg, name)
 
 
 @pytest.mark.slow

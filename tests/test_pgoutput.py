@@ -14,7 +14,6 @@ import pytest
 
 from skene_cdc.listener import pgoutput as po
 from skene_cdc.listener.logical_rows import iso_timestamp
-from tests.logical_util import dbname, drop_slots
 
 Conn = psycopg.Connection[tuple[object, ...]]
 
@@ -25,7 +24,6 @@ def conn(app_url: str) -> Iterator[Conn]:
         c.execute("SET synchronous_commit = on")  # decoding reads only flushed WAL
         c.execute("SET timezone = 'UTC'")
         yield c
-    drop_slots(app_url, dbname(app_url))
 
 
 def changes(conn: Conn, slot: str, *opts: str) -> list[bytes]:
