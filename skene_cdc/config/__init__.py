@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import Field, PrivateAttr, ValidationError, model_validator
 
 from skene_cdc.config.loops import Loop
-from skene_cdc.config.models import App, Capture, CaptureMode, Email, Redis, Stripe
+from skene_cdc.config.models import App, Capture, CaptureMode, Email, Redis, Roles, Stripe
 from skene_cdc.config.types import Strict
 from skene_cdc.config.yamlsource import Path_, dotted, line_of, load_yaml
 from skene_cdc.errors import ConfigError
@@ -26,6 +26,7 @@ class Config(Strict):
     loops: list[Loop] = Field(default_factory=list)
     stripe: Stripe | None = None
     redis: Redis | None = None
+    roles: Roles = Field(default_factory=Roles)
 
     _source: str = PrivateAttr(default="skene.yaml")
     _lines: dict[Path_, int] = PrivateAttr(default_factory=dict)

@@ -52,6 +52,18 @@ class Capture(Strict):
     replica_identity: Literal["full", "minimal"] = "full"
 
 
+class Roles(Strict):
+    """The NOLOGIN roles `migrate` creates, each with exactly the rights one part needs (see
+    docs/production.md). Role names are cluster-wide; two databases may share them."""
+
+    # Owns skene.capture(): may only append to skene's capture queue. Whatever app code a
+    # trigger runs on the way (a cast to json on the app's own type) runs with these rights.
+    capture: str = Field(default="skene_capture", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    # Conditions run as this role (SET LOCAL ROLE): SELECT on the configured app tables and
+    # skene's read views, nothing else.
+    reader: str = Field(default="skene_reader", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+
+
 class Email(Strict):
     provider: Literal["resend", "smtp", "console"] = "console"
     from_: str = Field(alias="from", default="skene <noreply@localhost>")
