@@ -111,15 +111,16 @@ def _backfill_table(conn: psycopg.Connection[Row], spec: Row, batch_size: int,
                      .fetchone() or {"n": 0})["n"])
     conn.commit()
 
-    def statement(after: bool) -> pgsql.Composed:
+    def statement(after: bool, queue: str) -> pgsql.Composed:
         cond = (pgsql.SQL("{} > %(after)s::text::{}").format(key, key_type) if after
                 else pgsql.SQL("true"))
-        return pgsql.SQL(sql.load("backfill/batch")).format(key=key, table=ident, after=cond)
+        return pgsql.SQL(sql.load("backfill/batch")).format(
+            key=key, table=ident, after=cond, queue=pgsql.Identifier(queue))
 
     params = {"table_name": name, "user_col": spec["user_id_column"],
-              "ts_col": spec["timestamp_column"], "event_col": spec["event_column"],
-              "default_event": f"{name.partition('.')[2]}.insert", "limit": batch_size,
-              "capture_start": start["value"]}
+              "ts_col": spec["timestamp_column"], "relid": spec["relid"],
+              "column_mode": spec["column_mode"], "column_list": spec["column_list"],
+              "limit": batch_size, "capture_start": start["value"]}
     with progress(f"backfill {name}", total=total, unit="rows",
                   interactive=interactive) as bar:
         first = True
@@ -134,7 +135,9 @@ def _backfill_table(conn: psycopg.Connection[Row], spec: Row, batch_size: int,
                     bar.update(completed=int(str(state["scanned"])), note="resumed")
                 first = False
                 after = state.get("after")
-                row = conn.execute(statement(after is not None),
+                conn.execute(sql.load("queue/pin_settings"))
+                queue = conn.execute(sql.load("queue/current")).fetchone() or {}
+                row = conn.execute(statement(after is not None, queue["table"]),
                                    {**params, "after": after}).fetchone() or {}
                 scanned, inserted = int(row.get("scanned", 0)), int(row.get("inserted", 0))
                 result.scanned += scanned

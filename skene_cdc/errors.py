@@ -28,3 +28,10 @@ class ConfigError(SkeneError):
 
 class PrerequisiteError(SkeneError):
     """The database lacks something skene needs (privilege, wal_level, schema not migrated)."""
+
+
+def first_line(exc: BaseException) -> str:
+    """An exception's first line, for logs and status (a PostgreSQL error's LINE/QUERY context
+    follows on later lines); its type name when it says nothing."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

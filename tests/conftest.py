@@ -191,6 +191,15 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 30, what: str = "co
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def consume(url: str, config: Config | None = None) -> int:
+    """Run the event consumer once, in-process (what `listen --once` does for captured changes):
+    captured rows reach skene.events and the rollups only through it."""
+    from skene_cdc.handlers import build_handlers
+    from skene_cdc.listener.consumer import EventConsumer
+
+    return EventConsumer(url, build_handlers(config or parse_config(DEFAULT_CONFIG))).drain()
+
+
 def scalar(url: str, query: str, params: tuple[object, ...] = ()) -> object:
     """The first column of the first row of one query, on its own connection."""
     with psycopg.connect(url) as conn:

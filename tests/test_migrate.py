@@ -8,7 +8,7 @@ import psycopg
 
 from skene_cdc import sql
 from skene_cdc.migrations.runner import head_revision
-from tests.conftest import DEFAULT_CONFIG, clone, drop, run_cli, write_config
+from tests.conftest import DEFAULT_CONFIG, clone, consume, drop, run_cli, write_config
 from tests.pgcluster import PgCluster
 
 APP_STATE = """
@@ -120,17 +120,28 @@ def test_capture_follows_config_changes_and_repairs_drift(app_url: str, tmp_path
     out = run_cli("migrate", url=app_url, config_path=cfg)
     assert "public.user_actions: capture definition changed (drift), replaced" in out.stdout
 
-    # A changed definition (event column dropped from config) is replaced too.
+    # A changed mapping (event column dropped from config) changes the registration the
+    # listener reads rows by; the trigger, which only says which columns leave, stays.
     changed = DEFAULT_CONFIG.replace("      event: action_type\n", "")
-    write_config(tmp_path, changed)
+    config = write_config(tmp_path, changed)
     out = run_cli("migrate", url=app_url, config_path=cfg)
-    assert "public.user_actions: capture definition changed" in out.stdout
+    assert "public.user_actions: registered as activity, trigger capture" in out.stdout
+    assert "capture definition changed" not in out.stdout
     with psycopg.connect(app_url) as conn:
         conn.execute("INSERT INTO users (email) VALUES ('c@x.test')")
         conn.execute("INSERT INTO user_actions (user_id, action_type) VALUES (1, 'login')")
+    consume(app_url, config)
+    with psycopg.connect(app_url) as conn:
         ev = conn.execute("SELECT event FROM skene.events WHERE table_name = "
                           "'public.user_actions'").fetchone()
         assert ev == ("user_actions.insert",)
+
+    # A changed column list is a changed trigger.
+    excluding = changed.replace("    - table: public.user_actions\n",
+                                "    - table: public.user_actions\n      exclude: [action_type]\n")
+    write_config(tmp_path, excluding)
+    out = run_cli("migrate", url=app_url, config_path=cfg)
+    assert "public.user_actions: capture definition changed" in out.stdout
 
     # A table removed from the config loses its capture.
     removed = changed.split("  activity:")[0] + "capture: {poll_interval: 1s}\n"
@@ -162,7 +173,7 @@ def test_migrations_match_declared_schema(pg: PgCluster, app_url: str, tmp_path:
 
 def describe(url: str) -> list[tuple[object, ...]]:
     """Tables, columns, indexes, constraints and functions of schema skene (not generated
-    per-config objects: skene.users and skene.users_by_id)."""
+    per-config objects: skene.users and its functions, the day partitions of skene.events)."""
     with psycopg.connect(url) as conn:
         return conn.execute("""
             SELECT 'column', c.relname, a.attname, format_type(a.atttypid, a.atttypmod),
@@ -170,21 +181,23 @@ def describe(url: str) -> list[tuple[object, ...]]:
             FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0
             LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
             WHERE c.relnamespace = 'skene'::regnamespace AND c.relkind IN ('r', 'p')
-              AND c.relname <> 'alembic_version' AND NOT a.attisdropped
+              AND c.relname <> 'alembic_version' AND NOT a.attisdropped AND NOT c.relispartition
             UNION ALL
             SELECT 'index', c.relname, i.relname, pg_get_indexdef(i.oid), '', ''
             FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
             JOIN pg_class c ON c.oid = x.indrelid
             WHERE c.relnamespace = 'skene'::regnamespace AND c.relname <> 'alembic_version'
+              AND NOT c.relispartition
             UNION ALL
             SELECT 'constraint', c.relname, k.conname, pg_get_constraintdef(k.oid), '', ''
             FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
             WHERE c.relnamespace = 'skene'::regnamespace AND c.relname <> 'alembic_version'
+              AND NOT c.relispartition
             UNION ALL
             SELECT 'function', p.proname, pg_get_function_identity_arguments(p.oid),
                    md5(pg_get_functiondef(p.oid)), '', ''
             FROM pg_proc p WHERE p.pronamespace = 'skene'::regnamespace
-              AND p.proname <> 'users_by_id'
+              AND p.proname NOT IN ('users_by_id', 'users_rows')
             UNION ALL
             SELECT 'view', c.relname, '', md5(pg_get_viewdef(c.oid)), '', ''
             FROM pg_class c WHERE c.relnamespace = 'skene'::regnamespace AND c.relkind = 'v'

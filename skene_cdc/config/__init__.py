@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import Field, PrivateAttr, ValidationError, model_validator
 
 from skene_cdc.config.loops import Loop
-from skene_cdc.config.models import App, Capture, CaptureMode, Email, Redis, Roles, Stripe
+from skene_cdc.config.models import App, Capture, CaptureMode, Email, Events, Redis, Roles, Stripe
 from skene_cdc.config.types import Strict
 from skene_cdc.config.yamlsource import Path_, dotted, line_of, load_yaml
 from skene_cdc.errors import ConfigError
@@ -22,6 +22,7 @@ class Config(Strict):
     version: Literal[1] = 1
     app: App
     capture: Capture = Field(default_factory=Capture)
+    events: Events = Field(default_factory=Events)
     email: Email = Field(default_factory=Email)
     loops: list[Loop] = Field(default_factory=list)
     stripe: Stripe | None = None

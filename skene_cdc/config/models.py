@@ -5,14 +5,32 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from skene_cdc.config.types import Duration, Strict
+from skene_cdc.config.types import Duration, Size, Strict
 
 CaptureMode = Literal["trigger", "logical"]
 
 
-class UsersTable(Strict):
+class ColumnChoice(Strict):
+    """Which of a table's columns leave it (in trigger and logical capture alike). With neither
+    list, every column except those that look secret (docs/config.md lists the patterns)."""
+
+    include: list[str] | None = None
+    exclude: list[str] | None = None
+    # An update that changes no captured column (a login that only touches an excluded
+    # column) is not an event unless this is true.
+    capture_unchanged_updates: bool = False
+
+    @model_validator(mode="after")
+    def _one_list(self) -> ColumnChoice:
+        if self.include is not None and self.exclude is not None:
+            raise ValueError("give `include` or `exclude`, not both: `include` lists exactly the "
+                             "columns to capture, `exclude` the ones to leave out")
+        return self
+
+
+class UsersTable(ColumnChoice):
     table: str
     id: str = "id"
     email: str = "email"
@@ -25,7 +43,7 @@ class UsersTable(Strict):
     capture: CaptureMode | None = None
 
 
-class ActivityTable(Strict):
+class ActivityTable(ColumnChoice):
     table: str
     user_id: str = "user_id"
     timestamp: str | None = None
@@ -36,6 +54,15 @@ class ActivityTable(Strict):
 class App(Strict):
     users: UsersTable
     activity: list[ActivityTable] = Field(default_factory=list)
+
+
+class Events(Strict):
+    """How long skene.events keeps history. Rollups, enrolments and deliveries are kept
+    independently, so loops decide the same users whatever the retention."""
+
+    retention: Duration | Literal["forever"] = timedelta(days=30)
+    # `check` warns when the history would outgrow this at the current rate ("10GB", "500MB").
+    disk_budget: Size | None = None
 
 
 class Capture(Strict):

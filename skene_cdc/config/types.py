@@ -26,6 +26,22 @@ def parse_duration(value: Any) -> timedelta:
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|kB|KB|MB|GB|TB)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {"b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3, "tb": 1024**4}
+
+
+def parse_size(value: Any) -> int:
+    """'1GB', '512MB', '64kB' -> bytes, in PostgreSQL's units (powers of 1024)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    m = _SIZE.match(value) if isinstance(value, str) else None
+    if not m:
+        raise ValueError(f"{value!r} is not a size; write e.g. 512MB, 10GB")
+    return int(float(m.group(1)) * _SIZE_UNITS[(m.group(2) or "b").lower()])
+
+
+Size = Annotated[int, BeforeValidator(parse_size)]
+
 
 def split_table(name: str) -> tuple[str | None, str]:
     """`public.users` -> ("public", "users"); `users` -> (None, "users")."""

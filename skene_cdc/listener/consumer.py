@@ -1,9 +1,13 @@
-"""Trigger-mode capture consumer: batches of skene.events, in commit-safe order, to the handlers.
+"""The event consumer: batches from the capture queue, in commit order, to the handlers.
 
-Each batch runs in one transaction: read after the cursor, run every handler, advance the cursor,
-commit. A crash anywhere rolls the whole batch back, so it is processed again, never skipped.
-NOTIFY is only a wake-up: the listener polls fast while events are flowing, and only when idle
-does it set `sleeping_until`, which is when capture triggers bother to NOTIFY.
+Each batch is one transaction: read the next rows between two ticks (batch.py), store them in
+the history, run every handler, move the cursor, commit. A crash anywhere rolls the whole batch
+back, so it is processed again, never skipped and never half-applied. A batch that fails is
+narrowed down to the row that fails it (poison.py). Between batches the consumer rotates the
+queue's tables (rotation.py) and keeps the history's partitions (history.py).
+
+NOTIFY is only a wake-up: while events flow the consumer polls every 20 ms; only when idle does
+it set the `skene.wake` sequence, which is when capture triggers bother to NOTIFY.
 """
 
 from __future__ import annotations
@@ -20,7 +24,12 @@ import psycopg
 
 from skene_cdc import sql
 from skene_cdc.db import Row, connect
-from skene_cdc.handlers.base import Event, Handler
+from skene_cdc.errors import first_line
+from skene_cdc.handlers.base import Handler
+from skene_cdc.listener import poison
+from skene_cdc.listener.batch import Window, read, window_sql
+from skene_cdc.listener.history import History
+from skene_cdc.listener.rotation import Rotation
 from skene_cdc.listener.service import run_with_reconnect
 
 log = logging.getLogger("skene.listener")
@@ -28,6 +37,8 @@ log = logging.getLogger("skene.listener")
 CHANNEL = "skene_events"
 BUSY_POLL = 0.02  # seconds between polls while events flowed in the last second
 BUSY_WINDOW = 1.0
+HISTORY_EVERY = 3600.0  # seconds between retention passes
+REPEAT_LOG_EVERY = 300.0  # the same error is logged again at most this often
 
 
 class EventConsumer:
@@ -35,7 +46,8 @@ class EventConsumer:
 
     def __init__(self, url: str, handlers: Sequence[Handler], *, cursor: str = "main",
                  batch_size: int = 1000, poll_interval: float = 1.0,
-                 listener_id: str | None = None) -> None:
+                 listener_id: str | None = None,
+                 retention: timedelta | None = timedelta(days=30)) -> None:
         self.url = url
         self.handlers = list(handlers)
         self.cursor = cursor
@@ -43,39 +55,97 @@ class EventConsumer:
         self.poll_interval = poll_interval
         self.listener_id = listener_id or f"{socket.gethostname()}:{os.getpid()}"
         self.processed = 0
+        self.history = History(retention)
+        self.rotation = Rotation(cursor)
+        self.history_at = 0.0
+        self._logged: dict[str, float] = {}
+        self._error: BaseException | None = None
 
     # -- one batch ---------------------------------------------------------------------------
 
-    def process_batch(self, conn: psycopg.Connection[Row]) -> int:
-        """Process up to batch_size events; return how many. 0 also when another listener holds
-        the cursor."""
+    def process_batch(self, conn: psycopg.Connection[Row], limit: int | None = None,
+                      skip: int = 0) -> int:
+        """Process up to `limit` (batch_size) rows after quarantining the first `skip`; return
+        how many. 0 also when another listener holds the cursor or nothing happened."""
         params = {"cursor": self.cursor}
-        try:
-            with conn.transaction():
-                lock = conn.execute(sql.load("listener/lock_cursor"), params).fetchone()
-                if not lock or not lock["locked"]:
-                    return 0
-                rows = conn.execute(sql.load("listener/fetch_events"),
-                                    {**params, "limit": self.batch_size}).fetchall()
-                if not rows:
-                    return 0
-                events = [Event.from_row(r) for r in rows]
+        with conn.transaction():
+            lock = conn.execute(sql.load("listener/lock_cursor"), params).fetchone()
+            if not lock or not lock["locked"]:
+                return 0
+            window = Window.open(conn, self.cursor)
+            if window is None:
+                return 0
+            skipped = self._quarantine(conn, window, skip) if skip else frozenset()
+            batch = read(conn, window, self.history, limit or self.batch_size, skipped)
+            if skip and not batch.events:
+                raise poison.Unconfirmed()
+            for table, columns in batch.missing.items():
+                self._once(f"missing:{table}:{columns}", logging.WARNING,
+                           "events: rows of %s no longer have the column(s) %s that skene.yaml "
+                           "maps (renamed or dropped by the app?): fix skene.yaml and run "
+                           "`skene-cdc migrate`; other tables are captured as usual",
+                           table, ", ".join(columns))
+            if batch.events:
                 for handler in self.handlers:
-                    handler.handle(conn, events)
-                last = events[-1]
-                conn.execute(sql.load("listener/advance_cursor"),
-                             {**params, "txid": last.txid, "event_id": last.id, "n": len(events)})
-        except psycopg.Error as exc:
+                    handler.handle(conn, batch.events)
+            if batch.repaired:
+                self._once("repaired", logging.WARNING, "events: %d row(s) held values jsonb "
+                           "cannot store; stored repaired, see skene.events.notes",
+                           batch.repaired)
+            done = batch.exhausted
+            last = batch.last or window.pos
+            if not (batch.events or skipped or window.fresh or done):
+                return 0
+            conn.execute(sql.load("listener/advance"), {
+                **params, "done": done, "next_tick": window.next_tick,
+                "pos_txid": str(last[0]), "pos_seq": last[1], "n": len(batch.events),
+                "repaired": batch.repaired, "quarantined": len(skipped)})
+        self.processed += len(batch.events)
+        self._error = None
+        return len(batch.events)
+
+    def _quarantine(self, conn: psycopg.Connection[Row], window: Window,
+                    skip: int) -> frozenset[tuple[int, int]]:
+        keys = read_keys(conn, window, skip)
+        error = first_line(self._error) if self._error else "failed alone"
+        for txid, seq in keys:
+            conn.execute(sql.load("listener/quarantine"), {"cursor": self.cursor,
+                                                           "txid": str(txid), "seq": seq,
+                                                           "error": error[:2000]})
+            log.error("events: change %d:%d quarantined (it fails alone, the rest go on): %s; "
+                      "see skene.quarantine, `skene-cdc quarantine replay` after a fix",
+                      txid, seq, error)
+        return frozenset(keys)
+
+    def step(self, conn: psycopg.Connection[Row]) -> int:
+        """One batch; a failure narrows down to the row that causes it (poison.py)."""
+        try:
+            return self.process_batch(conn)
+        except Exception as exc:
             if conn.closed or conn.broken:
                 raise
-            # A handler's SQL failed: the batch rolled back and will be retried; say why.
-            self._record_error(conn, f"{type(exc).__name__}: {exc}".strip())
-            raise
-        self.processed += len(events)
-        return len(events)
+            self._error = exc
+            try:
+                return poison.isolate(self._attempt(conn), self.batch_size, exc)
+            except Exception as final:
+                if conn.closed or conn.broken:
+                    raise
+                self._record_error(conn, final)
+                raise
 
-    def _record_error(self, conn: psycopg.Connection[Row], error: str) -> None:
-        log.error("events: batch failed and will be retried: %s", error)
+    def _attempt(self, conn: psycopg.Connection[Row]) -> poison.Attempt:
+        def attempt(limit: int, skip: int) -> int:
+            try:
+                return self.process_batch(conn, limit, skip)
+            except Exception as exc:
+                if not isinstance(exc, poison.Unconfirmed):
+                    self._error = exc
+                raise
+        return attempt
+
+    def _record_error(self, conn: psycopg.Connection[Row], exc: BaseException) -> None:
+        error = f"{type(exc).__name__}: {first_line(exc)}"
+        self._once(error, logging.ERROR, "events: batch failed and will be retried: %s", error)
         try:
             with conn.transaction():
                 conn.execute(sql.load("listener/record_error"),
@@ -83,9 +153,34 @@ class EventConsumer:
         except psycopg.Error:
             log.exception("events: could not record the error")
 
+    def _once(self, key: str, level: int, msg: str, *args: object) -> None:
+        """Log a message the first time, then at most every REPEAT_LOG_EVERY seconds."""
+        now = time.monotonic()
+        if now - self._logged.get(key, -REPEAT_LOG_EVERY) >= REPEAT_LOG_EVERY:
+            self._logged[key] = now
+            log.log(level, msg, *args)
+
+    # -- between batches ----------------------------------------------------------------------
+
+    def maintain(self, conn: psycopg.Connection[Row], force: bool = False) -> None:
+        """Rotate and truncate the queue's tables; keep the history's partitions (hourly)."""
+        params = {"cursor": self.cursor}
+        if force or self.rotation.due():
+            with conn.transaction():
+                lock = conn.execute(sql.load("listener/lock_cursor"), params).fetchone()
+                if lock and lock["locked"]:
+                    for line in self.rotation.step(conn):
+                        log.debug("%s", line)
+        if force or time.monotonic() - self.history_at >= HISTORY_EVERY:
+            with conn.transaction():
+                for line in self.history.maintain(conn):
+                    log.info("%s", line)
+            self.history_at = time.monotonic()
+
     def _prepare(self, conn: psycopg.Connection[Row]) -> None:
         with conn.transaction():
             conn.execute(sql.load("listener/ensure_cursor"), {"cursor": self.cursor})
+        self.maintain(conn, force=True)
 
     # -- Service -----------------------------------------------------------------------------
 
@@ -93,8 +188,9 @@ class EventConsumer:
         total = 0
         with connect(self.url) as conn:
             self._prepare(conn)
-            while n := self.process_batch(conn):
+            while n := self.step(conn):
                 total += n
+            self.maintain(conn)
         return total
 
     def run(self, stop: threading.Event) -> None:
@@ -114,9 +210,9 @@ class EventConsumer:
             try:
                 while not stop.is_set():
                     try:
-                        n = self.process_batch(conn)
+                        n = self.step(conn)
                         failures = 0
-                    except psycopg.Error:
+                    except Exception:
                         if conn.closed or conn.broken:
                             raise
                         failures += 1
@@ -127,6 +223,7 @@ class EventConsumer:
                         last_work = now
                         if n == self.batch_size:
                             continue
+                    self.maintain(conn)
                     if now - last_beat > 5:
                         self._heartbeat(conn, None)
                         last_beat = now
@@ -137,7 +234,7 @@ class EventConsumer:
                     # commit that missed the flag), then sleep until woken or the poll interval.
                     until = datetime.now(UTC) + timedelta(seconds=self.poll_interval + 1)
                     self._heartbeat(conn, until)
-                    if self.process_batch(conn):
+                    if self.step(conn):
                         last_work = time.monotonic()
                     elif self._wait(wake, stop, self.poll_interval):
                         last_work = time.monotonic()
@@ -147,6 +244,7 @@ class EventConsumer:
                 if not conn.closed:
                     try:
                         conn.rollback()
+                        self._heartbeat(conn, None)
                         conn.execute(sql.load("listener/unregister"),
                                      {"listener": self.listener_id})
                         conn.commit()
@@ -168,3 +266,14 @@ class EventConsumer:
         with conn.transaction():
             conn.execute(sql.load("listener/heartbeat"),
                          {"listener": self.listener_id, "sleeping_until": sleeping_until})
+            # Non-transactional: triggers see it at once, and NOTIFY only while it is ahead.
+            conn.execute(sql.load("listener/wake"),
+                         {"until": int(sleeping_until.timestamp()) if sleeping_until else 0})
+
+
+def read_keys(conn: psycopg.Connection[Row], window: Window, n: int) -> list[tuple[int, int]]:
+    """The first `n` queue rows of the window, as (txid, seq)."""
+    rows = conn.execute(window_sql("::text", False), {
+        "tick": window.tick, "next_tick": window.next_tick, "pos_txid": str(window.pos[0]),
+        "pos_seq": window.pos[1], "limit": n}).fetchall()
+    return [(int(r["txid"]), r["seq"]) for r in rows]

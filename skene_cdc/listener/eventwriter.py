@@ -1,10 +1,10 @@
-"""Writes batches of logical events into skene.events on its own thread and connection, so the
-server ingests one batch while the stream reader decodes the next.
+"""Writes batches of logically captured changes into the capture queue on its own thread and
+connection, so the server ingests one batch while the stream reader decodes the next.
 
-Each batch is one COPY, which in autocommit mode is its own transaction: two round trips, the
-least a batch can cost. Batches are written strictly in the order submitted, so what is
-committed in skene.events is always a prefix of the stream, and the newest (lsn, seq) there is
-the exact resume point. The checkpoint row in skene.replication (flush position, heartbeats) is
+Each batch is one transaction: move the slot's resume point (last_lsn, last_seq) in
+skene.replication, then one COPY into the current queue table. Batches are written strictly in
+the order submitted, so what is committed is always a prefix of the stream, and the resume point
+committed with it is exact. The rest of the checkpoint row (flush position, heartbeats) is
 advisory and written at most once a second, after the batches it describes.
 
 Commits are asynchronous (`synchronous_commit = off`): rows are visible at once, and the writer
@@ -27,6 +27,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from psycopg import sql as pgsql
+
 from skene_cdc import sql
 from skene_cdc.db import connect
 from skene_cdc.listener import pgoutput as po
@@ -34,7 +36,7 @@ from skene_cdc.listener.logical_rows import COPY_COLUMNS
 
 log = logging.getLogger("skene.logical")
 
-COPY_SQL = f"COPY skene.events ({COPY_COLUMNS}) FROM STDIN"
+COPY_SQL = "COPY skene.{} (" + COPY_COLUMNS + ") FROM STDIN"
 STATE_EVERY = 1.0  # seconds between checkpoint-row updates
 
 
@@ -131,8 +133,15 @@ class EventWriter:
 
     def _write(self, batch: Batch) -> None:
         if batch.lines:
-            with self.conn.cursor().copy(COPY_SQL) as copy:
-                copy.write("".join(batch.lines))
+            with self.conn.transaction():
+                key = batch.key or (None, None)
+                row = self.conn.execute(sql.load("logical/queue_batch"), {
+                    "slot": self.slot, "last_lsn": po.lsn_str(key[0]) if key[0] else None,
+                    "last_seq": key[1]}).fetchone()
+                assert row is not None, f"no skene.replication row for slot {self.slot}"
+                copy_sql = pgsql.SQL(COPY_SQL).format(pgsql.Identifier(row["table"]))
+                with self.conn.cursor().copy(copy_sql) as copy:
+                    copy.write("".join(batch.lines))
             self.written += len(batch.lines)
             self.state_rows += len(batch.lines)
         if batch.lines or self.unpositioned:

@@ -1,11 +1,11 @@
-"""pgoutput changes to skene.events rows, with the same meaning as the trigger `skene.capture()`.
+"""pgoutput changes to capture-queue rows, with the same meaning as the trigger `skene.capture()`.
 
-The trigger stores `to_jsonb(NEW)` (OLD for deletes), takes user_id/event/occurred_at from the row
-with `->>`, and marks inserts and updates on activity tables as activity. Here the same JSON is
-built from pgoutput's text values without parsing them: numbers and booleans become JSON literals,
-json/jsonb columns are embedded as they are, timestamps get to_jsonb's ISO 8601 shape, everything
-else is a JSON string. The result is one line of COPY text per event, so a batch goes to the
-server as a single COPY.
+The trigger queues `to_json(NEW)` (OLD for deletes) of the columns skene.yaml keeps; the
+listener's consumer then reads user, event and time from it by the table's registration, for
+both modes alike. Here the same JSON is built from pgoutput's text values without parsing them:
+numbers and booleans become JSON literals, json/jsonb columns are embedded as they are,
+timestamps get to_json's ISO 8601 shape, everything else is a JSON string. The result is one
+line of COPY text per change, so a batch goes to the server as a single COPY.
 
 An unchanged TOASTed column (`u`) that the old row image cannot fill in (REPLICA IDENTITY FULL
 sends the whole old row) is left out of `data` and named in `data["_unchanged_toast"]`: never NULL.
@@ -21,8 +21,7 @@ from typing import Final
 from skene_cdc.listener import pgoutput as po
 
 UNCHANGED_KEY: Final = "_unchanged_toast"
-COPY_COLUMNS: Final = ("source, table_name, op, user_id, event, activity, data, occurred_at, lsn, "
-                       "seq")
+COPY_COLUMNS: Final = "tbl, op, data, at, meta"
 
 Conv = Callable[[str], str]
 NULL: Final = "\\N"  # COPY text's NULL
@@ -37,10 +36,20 @@ class TableSpec:
     user_id_column: str
     timestamp_column: str | None
     event_column: str | None
+    column_mode: str = "all"
+    column_list: tuple[str, ...] | list[str] = ()
+    capture_unchanged: bool = False
 
     @property
     def activity(self) -> bool:
         return self.role == "activity"
+
+    def keeps(self, column: str) -> bool:
+        if self.column_mode == "include":
+            return column in self.column_list
+        if self.column_mode == "exclude":
+            return column not in self.column_list
+        return True
 
 
 def copy_escape(s: str) -> str:
@@ -90,16 +99,6 @@ JSON_FRAGMENT: Final[dict[int, Conv]] = {
     po.BOOL: _bool, po.JSON: _raw_json, po.JSONB: _raw_json,
     po.TIMESTAMP: _timestamp_json, po.TIMESTAMPTZ: _timestamp_json,
 }
-# `row ->> col`: the JSON value as text (strings unquoted).
-AS_TEXT: Final[dict[int, Conv]] = {
-    po.BOOL: _bool, po.TIMESTAMP: iso_timestamp, po.TIMESTAMPTZ: iso_timestamp,
-}
-
-
-def _same(v: str) -> str:
-    return v
-
-
 @dataclass
 class Rendered:
     """One event without its transaction's commit position: `occurred_at` is None when the row
@@ -120,26 +119,16 @@ class RelationMapper:
         self.keys = [_json_str(n) + ":" for n in names]
         self.convs = [JSON_FRAGMENT.get(c.type_oid, _json_str) for c in rel.columns]
         self.key_cols = [i for i, c in enumerate(rel.columns) if c.key]
-
-        def find(col: str | None) -> tuple[int, Conv] | None:
-            if col is None or col not in names:
-                return None
-            i = names.index(col)
-            return i, AS_TEXT.get(rel.columns[i].type_oid, _same)
-
-        self.user = find(spec.user_id_column)
-        self.ts = find(spec.timestamp_column)
-        self.event = find(spec.event_column)
-        table = copy_escape(spec.table_name)
-        self.prefix = {op: f"{table}\t{op}\t" for op in ("insert", "update", "delete")}
-        self.default_event = {op: copy_escape(f"{rel.name}.{op}")
-                              for op in ("insert", "update", "delete", "truncate")}
-        self.truncate_body = f"{table}\ttruncate\t\\N\t{self.default_event['truncate']}\tf\t\\N"
+        # The columns that leave the table (skene.yaml's include/exclude, like the trigger).
+        self.kept = [i for i, n in enumerate(names) if spec.keeps(n)]
+        self.all_kept = len(self.kept) == len(names)
+        self.prefix = {op: f"{rel.oid}\t{op}\t" for op in ("insert", "update", "delete")}
+        self.truncate_body = f"{rel.oid}\ttruncate\t\\N"
 
     def render(self, op: str, values: list[po.Value], only: list[int] | None = None) -> Rendered:
         parts: list[str] = []
         unchanged: list[str] | None = None
-        if only is None:
+        if only is None and self.all_kept:
             for key, conv, v in zip(self.keys, self.convs, values, strict=True):
                 if v.__class__ is str:
                     parts.append(key + conv(v))
@@ -150,37 +139,34 @@ class RelationMapper:
                 else:  # binary ('b'): only if someone asked for binary mode; keep it readable
                     parts.append(key + _json_str(bytes(v).hex()))  # type: ignore[arg-type]
         else:
-            for i in only:
+            for i in (self.kept if only is None else [i for i in only if i in self.kept]):
                 v = values[i]
-                parts.append(self.keys[i] + (self.convs[i](v) if isinstance(v, str) else "null"))
+                if v is po.UNCHANGED:
+                    (unchanged := unchanged or []).append(self.keys[i][:-1])
+                else:
+                    parts.append(self.keys[i] + (self.convs[i](v) if isinstance(v, str)
+                                                 else "null"))
         if unchanged:
             parts.append(_json_str(UNCHANGED_KEY) + ":[" + ",".join(unchanged) + "]")
-        data = copy_escape("{" + ",".join(parts) + "}")
-        user = event = occurred = None
-        if self.user is not None:
-            v = values[self.user[0]]
-            user = self.user[1](v) if v.__class__ is str else None
-        if self.event is not None:
-            v = values[self.event[0]]
-            event = self.event[1](v) if v.__class__ is str else None
-        if self.ts is not None:
-            v = values[self.ts[0]]
-            occurred = self.ts[1](v) if v.__class__ is str else None
-        activity = "t" if self.spec.activity and op != "delete" else "f"
-        body = (f"{self.prefix[op]}{NULL if user is None else copy_escape(user)}\t"
-                f"{self.default_event[op] if event is None else copy_escape(event)}\t"
-                f"{activity}\t{data}")
-        return Rendered(body, occurred)
+        return Rendered(self.prefix[op] + copy_escape("{" + ",".join(parts) + "}"), None)
+
+    def unchanged(self, new: list[po.Value], old: list[po.Value] | None) -> bool:
+        """An update that changed no kept column (known only with the whole old row)."""
+        if old is None or self.spec.capture_unchanged:
+            return False
+        return all(new[i] == old[i] for i in self.kept)
 
     def insert(self, change: po.Insert) -> Rendered:
         return self.render("insert", change.new)
 
-    def update(self, change: po.Update) -> Rendered:
+    def update(self, change: po.Update) -> Rendered | None:
         new = change.new
-        if change.old_kind == "O" and change.old is not None and po.UNCHANGED in new:
+        old = change.old if change.old_kind == "O" else None
+        if old is not None and po.UNCHANGED in new:
             # REPLICA IDENTITY FULL: the old row carries the untouched TOASTed values.
-            old = change.old
             new = [old[i] if v is po.UNCHANGED else v for i, v in enumerate(new)]
+        if self.unchanged(new, old):
+            return None  # like the trigger: not an event
         return self.render("update", new)
 
     def delete(self, change: po.Delete) -> Rendered:
@@ -190,5 +176,8 @@ class RelationMapper:
         return self.render("delete", change.old, only)
 
 
-def copy_line(body: str, occurred_at: str, lsn: str, seq: int) -> str:
-    return f"logical\t{body}\t{occurred_at}\t{lsn}\t{seq}\n"
+def copy_line(body: str, commit_time: str, lsn: str, seq: int) -> str:
+    """A queue row: (tbl, op, data) from the mapper, then the commit time (the event time of a
+    row with no event-time column) and where it is in the stream (replay is recognised by it)."""
+    return (f"{body}\t{commit_time}\t"
+            f'{{"source":"logical","lsn":"{lsn}","lseq":{seq}}}\n')

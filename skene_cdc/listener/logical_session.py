@@ -55,7 +55,7 @@ class Session:
         self.pending_key: tuple[int, int] | None = None
         self.commit_time: int | None = None
         self.heartbeat: tuple[str, datetime] | None = None
-        self.hwm = (0, 0)  # (commit LSN, seq) of the newest event already in skene.events
+        self.hwm = (0, 0)  # (commit LSN, seq) of the newest change already in the queue
         self.replaying = False  # the current transaction is at or below hwm: check each change
         self.safe = 0  # every transaction ending before it is in skene.events or on its way
         self.submitted = 0  # `safe` as of the last batch handed to the writer
@@ -75,11 +75,8 @@ class Session:
                           {"slot": self.slot, "interval": self.cap.heartbeat_interval}).fetchone()
         aux.commit()
         assert row is not None
-        keys = [(0, 0)]
-        for lsn, seq in ((row["state_lsn"], row["state_seq"]), (row["event_lsn"], row["event_seq"])):
-            if lsn is not None:
-                keys.append((po.parse_lsn(lsn), seq or 0))
-        self.hwm = max(keys)
+        if row["state_lsn"] is not None:
+            self.hwm = (po.parse_lsn(row["state_lsn"]), row["state_seq"] or 0)
         self.safe = self.submitted = po.parse_lsn(row["flushed_lsn"])
 
     def reload_specs(self) -> None:
@@ -245,7 +242,7 @@ class Session:
         pending = self.pending
         if not pending:
             self.pending_since = time.monotonic()
-        pending.append(copy_line(r.body, r.occurred_at or txn[2], txn[1], self.seq))
+        pending.append(copy_line(r.body, txn[2], txn[1], self.seq))
         self.pending_key = (txn[0], self.seq)
         if len(pending) >= self.cap.batch_size:
             self.flush()

@@ -14,6 +14,7 @@ from skene_cdc.handlers import build_handlers
 from skene_cdc.handlers.email.sender import Sender
 from skene_cdc.handlers.loops import loop_services
 from skene_cdc.listener.consumer import EventConsumer
+from skene_cdc.listener.history import retention
 from skene_cdc.listener.replication import build_logical
 from skene_cdc.listener.service import Service
 
@@ -28,7 +29,8 @@ def build_services(url: str, config: Config) -> list[Service]:
     services.extend(redis_services(url, config))  # Redis Streams + the freemium usage stream
     services.append(EventConsumer(url, build_handlers(config),
                                   batch_size=config.capture.batch_size,
-                                  poll_interval=config.capture.poll_interval.total_seconds()))
+                                  poll_interval=config.capture.poll_interval.total_seconds(),
+                                  retention=retention(config)))
     services += loop_services(url, config)  # after the consumer: firings see its rollups
     services.append(Sender(url, config))
     return services

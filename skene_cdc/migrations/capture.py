@@ -14,15 +14,12 @@ from psycopg import sql as pgsql
 
 from skene_cdc import sql
 from skene_cdc.config import Config
-from skene_cdc.config.models import CaptureMode
+from skene_cdc.config.models import CaptureMode, ColumnChoice
 from skene_cdc.db import Row
 from skene_cdc.errors import ConfigError
+from skene_cdc.migrations.columns import Selection, SelectionError, select
 
 TIME_TYPES = ("timestamp with time zone", "timestamp without time zone", "date")
-RESERVED_VIEW_COLUMNS = {
-    "user_id", "email", "name", "created_at", "first_seen_at", "last_activity_at", "last_event",
-    "last_event_data", "activity_this_week", "activity_last_week", "plan", "re_engagement_sent",
-}
 
 
 @dataclass(frozen=True)
@@ -39,6 +36,10 @@ class CaptureSpec:
     event_column: str | None
     columns: tuple[str, ...] = field(default=(), compare=False)
     user_id_type: str | None = field(default=None, compare=False)
+    selection: Selection = field(default=Selection("all", (), (), ()))
+    relid: int = field(default=0, compare=False)
+    # column -> its type without modifiers, for the columns skene.users exposes
+    base_types: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
     @property
     def ident(self) -> pgsql.Identifier:
@@ -49,9 +50,9 @@ class CaptureSpec:
         return self.role == "activity"
 
     def trigger_args(self) -> pgsql.Composable:
-        args = [self.user_id_column, self.timestamp_column or "", self.event_column or "",
-                "true" if self.activity else "false"]
-        return pgsql.SQL(", ").join(pgsql.Literal(a) for a in args)
+        """What leaves the table; how a row becomes an event (user, time, name) is the
+        listener's business, from skene.captured_tables."""
+        return pgsql.SQL(", ").join(pgsql.Literal(a) for a in self.selection.trigger_args())
 
 
 @dataclass
@@ -108,17 +109,19 @@ def resolve_all(conn: psycopg.Connection[Row], config: Config
     problems: list[ResolveProblem] = []
     specs: list[CaptureSpec] = []
     users = config.app.users
-    entries: list[tuple[tuple[str | int, ...], str, str, CaptureMode, dict[str, str | None]]] = [
+    entries: list[tuple[tuple[str | int, ...], str, str, CaptureMode, dict[str, str | None],
+                        ColumnChoice]] = [
         (("app", "users"), users.table, "users", config.capture_mode(users.capture),
          {"id": users.id, "email": users.email, "name": users.name,
-          "created_at": users.created_at, "stripe_customer_id": users.stripe_customer_id}),
+          "created_at": users.created_at, "stripe_customer_id": users.stripe_customer_id}, users),
     ]
     for i, act in enumerate(config.app.activity):
         entries.append((("app", "activity", i), act.table, "activity",
                         config.capture_mode(act.capture),
-                        {"user_id": act.user_id, "timestamp": act.timestamp, "event": act.event}))
+                        {"user_id": act.user_id, "timestamp": act.timestamp, "event": act.event},
+                        act))
     seen: dict[str, tuple[str | int, ...]] = {}
-    for path, name, role, mode, cols in entries:
+    for path, name, role, mode, cols, choice in entries:
         rows = conn.execute(sql.load("queries/table_columns"), {"name": name}).fetchall()
         if not rows:
             problems.append(ResolveProblem(
@@ -152,12 +155,21 @@ def resolve_all(conn: psycopg.Connection[Row], config: Config
                     f"use a timestamp column ({', '.join(times)})" if times
                     else f"remove {key}: {qualified} has no timestamp column"))
         user_col = cols.get("user_id") or cols["id"]
+        try:
+            selection = select(choice, list(types), [c for c in cols.values() if c])
+        except SelectionError as exc:
+            key = "include" if choice.include is not None else "exclude"
+            problems.append(ResolveProblem(config.where(*path, key),
+                                           f"{_dotted(path)}.{key}: {exc}"))
+            selection = Selection("all", (), tuple(types), ())
         specs.append(CaptureSpec(
             table_name=qualified, schema=schema, table=table, mode=mode, role=role,
             user_id_column=user_col or "id",
             timestamp_column=cols.get("timestamp") or cols.get("created_at"),
             event_column=cols.get("event"), columns=tuple(types),
-            user_id_type=types.get(user_col or "id")))
+            user_id_type=types.get(user_col or "id"), selection=selection,
+            relid=rows[0]["relid"],
+            base_types=tuple((r["column"], r["base_type"]) for r in rows)))
     return specs, problems
 
 
@@ -176,16 +188,19 @@ def plan_triggers(conn: psycopg.Connection[Row], specs: Sequence[CaptureSpec],
                   installed: bool) -> Plan:
     plan = Plan()
     existing: dict[str, dict[str, str]] = {}
+    places: dict[str, tuple[str, str]] = {}
     if installed:
         for row in conn.execute(sql.load("queries/capture_triggers")):
             existing.setdefault(row["table_name"], {})[row["trigger"]] = row["comment"]
+            places[row["table_name"]] = (row["schema"], row["table"])
     wanted = {s.table_name: s for s in specs if s.mode == "trigger"}
+    logical = {s.table_name for s in specs if s.mode == "logical"}
     for name in existing:
         if name not in wanted:
-            schema, _, table = name.partition(".")
-            plan.add(f"{name}: no longer in skene.yaml, capture removed",
-                     pgsql.SQL(sql.load("capture/drop_trigger")).format(
-                         table=pgsql.Identifier(schema, table)))
+            why = ("now captured by logical replication, trigger removed" if name in logical
+                   else "no longer in skene.yaml, capture removed")
+            plan.add(f"{name}: {why}", pgsql.SQL(sql.load("capture/drop_trigger")).format(
+                table=pgsql.Identifier(*places[name])))
     for name, spec in wanted.items():
         digest = f"skene:{trigger_hash(spec, conn)}"
         have = existing.get(name, {})
@@ -199,77 +214,6 @@ def plan_triggers(conn: psycopg.Connection[Row], specs: Sequence[CaptureSpec],
                      table=spec.ident, args=spec.trigger_args(),
                      comment=pgsql.Literal(digest)))
     return plan
-
-
-def plan_users_view(conn: psycopg.Connection[Row], config: Config, specs: Sequence[CaptureSpec],
-                    installed: bool) -> Plan:
-    users_spec = next(s for s in specs if s.role == "users")
-    cfg = config.app.users
-
-    def col(name: str | None, cast: str) -> pgsql.Composable:
-        if name is None:
-            return pgsql.SQL("NULL::" + cast)
-        return pgsql.SQL("u.{}::" + cast).format(pgsql.Identifier(name))
-
-    used = {cfg.id, cfg.email, cfg.name, cfg.created_at}
-    extra = [c for c in users_spec.columns if c not in RESERVED_VIEW_COLUMNS and c not in used]
-    extra_sql = pgsql.SQL("").join(
-        pgsql.SQL(",\n       u.{}").format(pgsql.Identifier(c)) for c in extra)
-    view = pgsql.SQL(sql.load("capture/users_view"))
-    select = pgsql.SQL(sql.load("capture/users_select")).format(
-        id=pgsql.Identifier(cfg.id), email=pgsql.Identifier(cfg.email),
-        name=col(cfg.name, "text"), created_at=col(cfg.created_at, "timestamptz"),
-        extra=extra_sql, users=users_spec.ident)
-    lookup = select + pgsql.SQL("WHERE {key}\n  AND u.{id}::text = ANY(ids)\n").format(
-        key=_key_match(cfg.id, users_spec.user_id_type), id=pgsql.Identifier(cfg.id))
-    by_id = pgsql.SQL(sql.load("capture/users_by_id"))
-
-    def build(comment: str) -> pgsql.Composed:
-        return (view.format(select=select, comment=pgsql.Literal(comment))
-                + pgsql.SQL("\n") + by_id.format(body=_dollar_quoted(lookup.as_string(conn))))
-
-    digest = "skene:" + hashlib.sha256(build("").as_string(conn).encode()).hexdigest()[:16]
-    plan = Plan()
-    current = None
-    if installed:
-        row = conn.execute("SELECT obj_description(to_regclass('skene.users'), 'pg_class') AS c,"
-                           " to_regprocedure('skene.users_by_id(text[])') IS NOT NULL AS f"
-                           ).fetchone()
-        current = row["c"] if row and row["f"] else None  # a dropped function: rebuild both
-    if current != digest:
-        plan.add("skene.users view (re)built from skene.yaml",
-                 pgsql.SQL("DROP FUNCTION IF EXISTS skene.users_by_id(text[]);\n"
-                           "DROP VIEW IF EXISTS skene.users;\n") + build(digest))
-    return plan
-
-
-def _dollar_quoted(body: str) -> pgsql.Composable:
-    """A function body as a DBA would write it (`migrate --sql` shows it), with a tag the body
-    cannot end early."""
-    tag = "$body$"
-    while tag in body:
-        tag = tag[:-1] + "_$"
-    return pgsql.SQL(f"{tag}\n{body}{tag}")
-
-
-INTEGER_TYPES = ("smallint", "integer", "bigint")
-UUID_PATTERN = "^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$"
-
-
-def _key_match(column: str, type_: str | None) -> pgsql.Composable:
-    """`u.<id> = ANY(<ids in the id's own type>)`, so the app's index on its id serves lookups.
-    Ids that cannot be that type are dropped before the cast (they match no user anyway);
-    other types fall back to the text comparison alone."""
-    ident = pgsql.Identifier(column)
-    if type_ in INTEGER_TYPES:  # int = bigint is indexable, and bigint holds every integer key
-        return pgsql.SQL("u.{} = ANY(ARRAY(SELECT x::bigint FROM unnest(ids) x "
-                         "WHERE x ~ '^-?[0-9]{{1,18}}$'))").format(ident)
-    if type_ == "uuid":
-        return pgsql.SQL("u.{} = ANY(ARRAY(SELECT x::uuid FROM unnest(ids) x "
-                         "WHERE x ~* {}))").format(ident, pgsql.Literal(UUID_PATTERN))
-    if type_ == "text" or (type_ or "").startswith("character varying"):
-        return pgsql.SQL("u.{} = ANY(ids)").format(ident)
-    return pgsql.SQL("true")
 
 
 def plan_registry(conn: psycopg.Connection[Row], specs: Sequence[CaptureSpec],
@@ -290,7 +234,10 @@ def plan_registry(conn: psycopg.Connection[Row], specs: Sequence[CaptureSpec],
                     "table_name": spec.table_name, "mode": spec.mode, "role": spec.role,
                     "user_id_column": spec.user_id_column,
                     "timestamp_column": spec.timestamp_column,
-                    "event_column": spec.event_column, "hash": digest}.items()}))
+                    "event_column": spec.event_column, "hash": digest,
+                    "relid": spec.relid, "column_mode": spec.selection.mode,
+                    "column_list": list(spec.selection.listed),
+                    "capture_unchanged": spec.selection.keep_unchanged}.items()}))
     gone = sorted(set(current) - {s.table_name for s in specs})
     if gone:
         plan.add(f"unregistered: {', '.join(gone)}", pgsql.SQL(
@@ -333,9 +280,13 @@ def preflight(conn: psycopg.Connection[Row], config: Config) -> list[CaptureSpec
 
 
 def plan_sync(conn: psycopg.Connection[Row], config: Config, installed: bool = True) -> Plan:
+    from skene_cdc.migrations.roles import plan_capture_role
+    from skene_cdc.migrations.users_view import plan_users_view
+
     specs = resolve(conn, config)
     plan = Plan()
-    for part in (plan_triggers(conn, specs, installed),
+    for part in (plan_capture_role(conn, config, specs, installed),
+                 plan_triggers(conn, specs, installed),
                  plan_users_view(conn, config, specs, installed),
                  plan_registry(conn, specs, installed),
                  plan_capture_start(conn, specs, installed),

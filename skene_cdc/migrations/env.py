@@ -10,12 +10,21 @@ VERSION_TABLE = "alembic_version"
 SCHEMA = "skene"
 
 url = context.config.get_main_option("sqlalchemy.url")
+# Role names from skene.yaml, for migrations that create skene's roles (0007: the capture role).
+# A plain session setting, so the same SQL works online and as `migrate --sql` output.
+ROLES = context.config.attributes.get("skene_roles", {})
+
+
+def role_settings() -> list[str]:
+    return [f"SET skene.{k}_role = '{v}'" for k, v in sorted(ROLES.items())]
 
 
 def run_offline() -> None:
     context.configure(url=url, literal_binds=True, version_table=VERSION_TABLE,
                       version_table_schema=SCHEMA, transaction_per_migration=False)
     context.get_context().impl.static_output(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA};\n")
+    for statement in role_settings():
+        context.get_context().impl.static_output(statement + ";\n")
     with context.begin_transaction():
         context.run_migrations()
 
@@ -27,6 +36,8 @@ def run_online() -> None:
         connection.exec_driver_sql("SELECT pg_advisory_lock(hashtext('skene.migrate'))")
         try:
             connection.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
+            for statement in role_settings():
+                connection.exec_driver_sql(statement)
             connection.commit()
             context.configure(connection=connection, version_table=VERSION_TABLE,
                               version_table_schema=SCHEMA, transaction_per_migration=True)

@@ -15,14 +15,19 @@ from sqlalchemy import create_engine, pool
 from skene_cdc import sql
 from skene_cdc.config import Config
 from skene_cdc.db import connect, schema_installed, sqlalchemy_url
-from skene_cdc.migrations import capture
+from skene_cdc.listener.history import History, retention
+from skene_cdc.migrations import capture, legacy
 from skene_cdc.migrations import logical as _logical  # noqa: F401  (registers its planner)
 
 HERE = Path(__file__).parent
 
 
-def alembic_config(url: str, output: io.StringIO | None = None) -> AlembicConfig:
+def alembic_config(url: str, output: io.StringIO | None = None,
+                   config: Config | None = None) -> AlembicConfig:
     cfg = AlembicConfig(output_buffer=output, stdout=output or io.StringIO())
+    if config is not None:  # role names are validated identifiers (config/models.py Roles)
+        cfg.attributes["skene_roles"] = {"capture": config.roles.capture,
+                                         "reader": config.roles.reader}
     cfg.set_main_option("script_location", str(HERE))
     # '%' is ConfigParser interpolation; a password may contain it.
     cfg.set_main_option("sqlalchemy.url", sqlalchemy_url(url).replace("%", "%%"))
@@ -53,11 +58,18 @@ def migrate(url: str, config: Config, on_step: capture.StepCallback | None = Non
         # Validate the config against the database before touching anything.
         capture.preflight(conn, config)
         before = current_revision(url) if schema_installed(conn) else None
-    command.upgrade(alembic_config(url), "heads")
+    command.upgrade(alembic_config(url, config=config), "heads")
     with connect(url) as conn:
         plan = capture.plan_sync(conn, config, installed=True)
         capture.apply(conn, plan, on_step)
-    return MigrateResult(before, current_revision(url), plan.labels())
+        labels = plan.labels()
+        history = History(retention(config))
+        moved = legacy.move(conn, history)
+        if moved:
+            labels.append(f"{moved:,} events moved into the partitioned history")
+        with conn.transaction():
+            labels += history.maintain(conn)
+    return MigrateResult(before, current_revision(url), labels)
 
 
 def migrate_sql(url: str, config: Config) -> str:
@@ -67,8 +79,8 @@ def migrate_sql(url: str, config: Config) -> str:
         installed = schema_installed(conn)
         start = current_revision(url) if installed else None
         if start != head_revision():
-            command.upgrade(alembic_config(url, out), f"{start}:heads" if start else "heads",
-                            sql=True)
+            command.upgrade(alembic_config(url, out, config),
+                            f"{start}:heads" if start else "heads", sql=True)
         plan = capture.plan_sync(conn, config, installed=installed)
         text = plan.render(conn)
         conn.rollback()

@@ -14,5 +14,6 @@ def run_sql(name: str) -> None:
     else:
         # exec_driver_sql: the file goes to the server verbatim (no ':name' bind parsing), and
         # psycopg sends a parameterless query with the simple protocol, so it may hold many
-        # statements and dollar-quoted bodies.
-        op.get_bind().exec_driver_sql(text)
+        # statements and dollar-quoted bodies. SQLAlchemy still hands psycopg an empty parameter
+        # set, so a literal '%' (format('%I', ...)) must be doubled.
+        op.get_bind().exec_driver_sql(text.replace("%", "%%"))

@@ -2,18 +2,18 @@
 -- they agree; a new migration changes this file too.
 CREATE SCHEMA IF NOT EXISTS skene;
 
+CREATE SEQUENCE skene.events_id_seq;
+-- The same columns as before, so psql queries and SQL conditions read it unchanged. `notes`
+-- says what capture could not keep as it was (a NUL in a string, a number jsonb cannot hold, an
+-- event time outside any calendar).
 CREATE TABLE skene.events (
-    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    -- The writing transaction: the listener reads in (txid, id) order below the snapshot's xmin,
-    -- because ids are not commit order and a late committer must never be skipped.
-    txid        xid8        NOT NULL DEFAULT pg_current_xact_id(),
-    occurred_at timestamptz NOT NULL DEFAULT now(),
-    captured_at timestamptz NOT NULL DEFAULT clock_timestamp(),
-    source      text        NOT NULL
-                CHECK (source IN ('trigger', 'logical', 'redis', 'stripe', 'api')),
+    id          bigint      NOT NULL DEFAULT nextval('skene.events_id_seq'),
+    txid        xid8        NOT NULL,
+    occurred_at timestamptz NOT NULL,
+    captured_at timestamptz NOT NULL DEFAULT now(),
+    source      text        NOT NULL,
     table_name  text,
-    op          text        NOT NULL
-                CHECK (op IN ('insert', 'update', 'delete', 'truncate', 'event')),
+    op          text        NOT NULL,
     user_id     text,
     event       text,
     activity    boolean     NOT NULL DEFAULT false,
@@ -21,18 +21,42 @@ CREATE TABLE skene.events (
     old_data    jsonb,
     lsn         pg_lsn,
     seq         integer,
-    external_id text
-);
-CREATE INDEX events_cursor_idx ON skene.events (txid, id);
+    external_id text,
+    notes       jsonb
+) PARTITION BY RANGE (occurred_at);
+ALTER SEQUENCE skene.events_id_seq OWNED BY skene.events.id;
 CREATE INDEX events_user_idx ON skene.events (user_id, occurred_at);
-
 COMMENT ON TABLE skene.events IS
-    'One row per captured change or ingested event. The listener consumes it in (txid, id) order.';
+    'Captured changes and ingested events, one partition per UTC day (events.retention drops old days).';
+
+-- Events from outside PostgreSQL (Stripe event ids, Redis Stream entry ids) are recognised here,
+-- so a redelivery is a no-op; rows older than the retention are forgotten with the history.
+CREATE TABLE skene.external_events (
+    source      text        NOT NULL,
+    external_id text        NOT NULL,
+    received_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (source, external_id)
+);
+-- A row the consumer could not process, kept whole with the error; everything else went on.
+-- `skene-cdc quarantine replay` puts it back in the queue once the cause is fixed.
+CREATE TABLE skene.quarantine (
+    id             bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    cursor         text        NOT NULL,
+    txid           xid8        NOT NULL,
+    seq            bigint      NOT NULL,
+    tbl            oid,
+    table_name     text,
+    op             text        NOT NULL,
+    at             timestamptz NOT NULL,
+    data           text,
+    meta           jsonb,
+    error          text        NOT NULL,
+    quarantined_at timestamptz NOT NULL DEFAULT now(),
+    replayed_at    timestamptz
+);
 
 CREATE TABLE skene.cursors (
     name       text PRIMARY KEY,
-    txid       xid8        NOT NULL DEFAULT '0',
-    event_id   bigint      NOT NULL DEFAULT 0,
     processed     bigint      NOT NULL DEFAULT 0,
     updated_at    timestamptz NOT NULL DEFAULT now(),
     last_error    text,
@@ -95,37 +119,6 @@ CREATE TABLE skene.user_plans (
     status                 text,
     updated_at             timestamptz NOT NULL DEFAULT now()
 );
-
--- One function for every captured table. Arguments: user-id column, event-time column ('' =
--- transaction time), event-name column ('' = "<table>.<op>"), whether rows are user activity.
-CREATE FUNCTION skene.capture() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $fn$
-DECLARE
-    row_ jsonb;
-BEGIN
-    IF TG_OP = 'TRUNCATE' THEN
-        INSERT INTO skene.events (source, table_name, op, event)
-        VALUES ('trigger', TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME, 'truncate',
-                TG_TABLE_NAME || '.truncate');
-    ELSE
-        IF TG_OP = 'DELETE' THEN row_ := to_jsonb(OLD); ELSE row_ := to_jsonb(NEW); END IF;
-        INSERT INTO skene.events (source, table_name, op, user_id, event, occurred_at, activity, data)
-        VALUES ('trigger', TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME, lower(TG_OP),
-                row_ ->> TG_ARGV[0],
-                coalesce(row_ ->> nullif(TG_ARGV[2], ''), TG_TABLE_NAME || '.' || lower(TG_OP)),
-                coalesce((row_ ->> nullif(TG_ARGV[1], ''))::timestamptz, now()),
-                TG_ARGV[3]::boolean AND TG_OP <> 'DELETE',
-                row_);
-    END IF;
-    IF EXISTS (SELECT 1 FROM skene.listeners WHERE sleeping_until > now()) THEN
-        PERFORM pg_notify('skene_events', '');
-    END IF;
-    RETURN NULL;
-END
-$fn$;
-
-COMMENT ON FUNCTION skene.capture() IS
-    'skene generic capture trigger: args (user_id column, timestamp column, event column, activity)';
 
 CREATE TABLE skene.deliveries (
     id                  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -317,11 +310,6 @@ SELECT d.id, d.state, d.loop, d.user_id, d.step, d.episode, d.template, d.varian
        d.sent_at
 FROM skene.deliveries d
 ORDER BY d.updated_at DESC, d.id DESC;
--- Events ingested from outside PostgreSQL (Stripe event ids, Redis Stream entry ids) carry an
--- external_id; the unique key makes a redelivered event a no-op. Partial, so rows captured by
--- triggers (no external_id) cost no extra index entry.
-CREATE UNIQUE INDEX events_external_idx ON skene.events (source, external_id)
-    WHERE external_id IS NOT NULL;
 
 -- What Stripe told us, so usage windows can follow the billing cycle and an out-of-order
 -- (older) webhook never overwrites a newer state.
@@ -333,9 +321,6 @@ ALTER TABLE skene.user_plans
 CREATE INDEX user_plans_customer_idx ON skene.user_plans (stripe_customer_id);
 CREATE INDEX user_plans_updated_idx ON skene.user_plans (updated_at);
 
--- Logical capture (0005): replayed changes are recognised by (commit LSN, position in the
--- transaction); the listener's checkpoint lives in skene.replication.
-CREATE UNIQUE INDEX events_logical_key ON skene.events (lsn, seq) WHERE lsn IS NOT NULL;
 
 -- The logical listener's own checkpoint (advisory: written about once a second, after the events
 -- it describes; the exact resume point is the newest (lsn, seq) in skene.events).
@@ -358,3 +343,218 @@ CREATE TABLE skene.replication (
     lost_reason           text,
     updated_at            timestamptz NOT NULL DEFAULT now()
 );
+
+-- 0007: the capture queue and its trigger (docs/architecture.md).
+CREATE SEQUENCE skene.queue_rotation MINVALUE 0 MAXVALUE 2 START 0 CYCLE;
+SELECT setval('skene.queue_rotation', 0, true);
+-- Order inside a transaction. Cached per backend: a backend's values only grow, and a
+-- transaction runs in one backend.
+CREATE SEQUENCE skene.queue_seq CACHE 100;
+-- While a listener sleeps it sets this to the epoch second it sleeps until, and only then do
+-- triggers NOTIFY (NOTIFY takes a global lock at commit; see FACTS.md).
+CREATE SEQUENCE skene.wake MINVALUE 0 START 0;
+SELECT setval('skene.wake', 0, true);
+
+CREATE TABLE skene.queue_0 (
+    txid xid8        NOT NULL DEFAULT pg_current_xact_id(),
+    seq  bigint      NOT NULL DEFAULT nextval('skene.queue_seq'),
+    tbl  oid,
+    op   text        NOT NULL,
+    at   timestamptz NOT NULL DEFAULT now(),
+    -- json, not jsonb: storing text cannot fail, whatever the row holds ('\u0000' in a json
+    -- column, a number jsonb cannot hold). The listener converts and checks it.
+    data json,
+    -- Events that do not come from a captured row (Stripe, Redis, the gate, backfill, logical
+    -- capture's positions) carry their fields here.
+    meta jsonb
+);
+CREATE TABLE skene.queue_1 (LIKE skene.queue_0 INCLUDING DEFAULTS);
+CREATE TABLE skene.queue_2 (LIKE skene.queue_0 INCLUDING DEFAULTS);
+CREATE INDEX queue_0_txid_idx ON skene.queue_0 (txid, seq);
+CREATE INDEX queue_1_txid_idx ON skene.queue_1 (txid, seq);
+CREATE INDEX queue_2_txid_idx ON skene.queue_2 (txid, seq);
+-- Drained tables are emptied often; autovacuum has nothing to do on them.
+ALTER TABLE skene.queue_0 SET (autovacuum_enabled = false);
+ALTER TABLE skene.queue_1 SET (autovacuum_enabled = false);
+ALTER TABLE skene.queue_2 SET (autovacuum_enabled = false);
+
+CREATE VIEW skene.queue AS
+SELECT 0 AS part, q.* FROM skene.queue_0 q
+UNION ALL SELECT 1, q.* FROM skene.queue_1 q
+UNION ALL SELECT 2, q.* FROM skene.queue_2 q;
+COMMENT ON VIEW skene.queue IS
+    'Captured changes not yet moved into skene.events (three rotating tables, one view).';
+
+-- closed_xmax: set when the table stopped being current; every row in it belongs to a
+-- transaction below it, so once the consumer's snapshot has passed it the table is TRUNCATEd.
+CREATE TABLE skene.queue_tables (
+    part        smallint PRIMARY KEY,
+    opened_at   timestamptz,
+    closed_at   timestamptz,
+    closed_xmax xid8
+);
+INSERT INTO skene.queue_tables (part, opened_at) VALUES (0, now()), (1, NULL), (2, NULL);
+
+-- The consumer's position is a pair of snapshots (PgQ's ticks): everything visible in `tick` is
+-- consumed; the window being consumed is what is visible in `next_tick` and not in `tick`, read
+-- in (txid, seq) order from (pos_txid, pos_seq). A transaction still open holds back only itself.
+ALTER TABLE skene.cursors
+    ADD COLUMN tick        pg_snapshot NOT NULL DEFAULT '1:1:',
+    ADD COLUMN next_tick   pg_snapshot,
+    ADD COLUMN pos_txid    xid8,
+    ADD COLUMN pos_seq     bigint,
+    ADD COLUMN repaired    bigint      NOT NULL DEFAULT 0,
+    ADD COLUMN quarantined bigint      NOT NULL DEFAULT 0;
+
+-- The capture trigger. SECURITY DEFINER so the app's roles need no rights on schema skene, but
+-- owned by a NOLOGIN role that may only append to the queue: to_json() runs any cast to json
+-- the table's owner defined for their own types, and such a cast then runs with that role's
+-- rights and nothing more. Its SET clauses pin every setting the JSON depends on, so a writer's
+-- IntervalStyle, bytea_output, extra_float_digits or TimeZone cannot change what is captured.
+-- Names are schema-qualified and every operator has an exact match in pg_catalog, so the
+-- caller's search_path cannot substitute code (pinning search_path would cost ~1.4 us a row).
+-- Arguments: [0] 'include' | 'exclude' | 'all', [1] the column list for it (text[] literal),
+-- [2] 'keep' to capture updates that change no captured column. Anything else in [0] (the
+-- arguments of triggers installed before 0007, until migrate replaces them) means 'all'.
+CREATE FUNCTION skene.capture() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET IntervalStyle = 'postgres'
+SET extra_float_digits = '1' SET bytea_output = 'hex'
+AS $fn$
+DECLARE
+    row_ json;
+    old_ json;
+BEGIN
+    IF TG_OP = 'TRUNCATE' THEN
+        row_ := NULL;
+    ELSIF TG_NARGS < 2 OR TG_ARGV[0] NOT IN ('include', 'exclude') THEN
+        IF TG_OP = 'DELETE' THEN row_ := pg_catalog.to_json(OLD); ELSE row_ := pg_catalog.to_json(NEW); END IF;
+        IF TG_OP = 'UPDATE' THEN old_ := pg_catalog.to_json(OLD); END IF;
+    ELSE
+        -- Only the listed columns leave the table (a secret is never copied, not even briefly).
+        SELECT pg_catalog.json_object_agg(j.key, j.value) INTO row_
+        FROM pg_catalog.json_each(pg_catalog.to_json(CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END)) j
+        WHERE (j.key = ANY (TG_ARGV[1]::text[])) = (TG_ARGV[0] = 'include');
+        IF TG_OP = 'UPDATE' THEN
+            SELECT pg_catalog.json_object_agg(j.key, j.value) INTO old_
+            FROM pg_catalog.json_each(pg_catalog.to_json(OLD)) j
+            WHERE (j.key = ANY (TG_ARGV[1]::text[])) = (TG_ARGV[0] = 'include');
+        END IF;
+    END IF;
+    -- An update that changed no captured column (a login touching only an excluded column) is
+    -- not an event.
+    IF TG_OP = 'UPDATE' AND (TG_NARGS < 3 OR TG_ARGV[2] <> 'keep')
+       AND row_::text IS NOT DISTINCT FROM old_::text THEN
+        RETURN NULL;
+    END IF;
+    CASE pg_catalog.pg_sequence_last_value('skene.queue_rotation'::pg_catalog.regclass)
+        WHEN 0 THEN
+            INSERT INTO skene.queue_0 (tbl, op, data) VALUES (TG_RELID, pg_catalog.lower(TG_OP), row_);
+        WHEN 1 THEN
+            INSERT INTO skene.queue_1 (tbl, op, data) VALUES (TG_RELID, pg_catalog.lower(TG_OP), row_);
+        ELSE
+            INSERT INTO skene.queue_2 (tbl, op, data) VALUES (TG_RELID, pg_catalog.lower(TG_OP), row_);
+    END CASE;
+    IF pg_catalog.pg_sequence_last_value('skene.wake'::pg_catalog.regclass)::float8
+       > pg_catalog.date_part('epoch', pg_catalog.now()) THEN
+        PERFORM pg_catalog.pg_notify('skene_events', '');
+    END IF;
+    RETURN NULL;
+END
+$fn$;
+COMMENT ON FUNCTION skene.capture() IS
+    'skene generic capture trigger: appends the row as json to the current queue table';
+
+-- Nobody but skene's own roles may call skene's functions: a role that could EXECUTE the capture
+-- function could attach it to a table of its own. (Per-schema default privileges cannot take
+-- PUBLIC's EXECUTE away, and the global ones are the app's: every function skene creates later
+-- is revoked where it is created.)
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA skene FROM PUBLIC;
+
+-- Captured tables are found by oid (a trigger knows TG_RELID), and carry their column lists so
+-- logical capture leaves out the same columns as the trigger.
+ALTER TABLE skene.captured_tables
+    ADD COLUMN relid             oid,
+    ADD COLUMN column_mode       text    NOT NULL DEFAULT 'all'
+                                 CHECK (column_mode IN ('all', 'include', 'exclude')),
+    ADD COLUMN column_list       text[]  NOT NULL DEFAULT '{}',
+    ADD COLUMN capture_unchanged boolean NOT NULL DEFAULT false;
+
+-- Event times, as to_json writes timestamp, timestamptz and date values, read without ever
+-- raising: anything that is not a real calendar time (BC, infinity, a year past 9999, a column
+-- the app changed to text) is NULL, and the event keeps its capture time with a note.
+CREATE FUNCTION skene.event_time(v text) RETURNS timestamptz
+LANGUAGE plpgsql STABLE PARALLEL SAFE AS $fn$
+DECLARE
+    m text[] := regexp_match(v, '^([0-9]{4})-([0-9]{2})-([0-9]{2})(?:[T ]([0-9]{2}):([0-9]{2})'
+                                '(?::([0-9]{2})(\.[0-9]{1,6})?)?(([+-])([0-9]{2})(?::?[0-5][0-9]){0,2}|Z)?)?$');
+BEGIN
+    -- One test at a time: make_date() below must only ever see a valid year and month.
+    IF m IS NULL OR m[1] = '0000' OR m[2]::int NOT BETWEEN 1 AND 12 THEN
+        RETURN NULL;
+    END IF;
+    IF m[3]::int < 1
+       OR m[3]::int > extract(day FROM make_date(m[1]::int, m[2]::int, 1) + interval '1 month - 1 day')
+       OR coalesce(m[4]::int, 0) > 23 OR coalesce(m[5]::int, 0) > 59
+       OR coalesce(m[6]::int, 0) > 59 OR coalesce(m[10]::int, 0) > 15 THEN
+        RETURN NULL;
+    END IF;
+    IF m[8] IS NOT NULL THEN
+        RETURN v::timestamptz;
+    END IF;
+    RETURN v::timestamp AT TIME ZONE 'UTC';  -- a time without a zone is UTC (docs/config.md)
+END
+$fn$;
+REVOKE ALL ON FUNCTION skene.event_time(text) FROM PUBLIC;
+
+-- Events that come from outside a captured table (Redis Streams, the freemium gate, Stripe),
+-- appended to the current queue table like a captured row, their fields in `meta`. An event
+-- whose (source, external_id) was seen before is dropped: a redelivery is a no-op. Returns the
+-- external ids that were new.
+CREATE FUNCTION skene.enqueue(p_source text, p_table_name text, p_user_ids text[],
+                              p_events text[], p_activity boolean[],
+                              p_occurred_at timestamptz[], p_data jsonb[], p_external_ids text[])
+RETURNS TABLE (external_id text)
+LANGUAGE plpgsql AS $fn$
+BEGIN
+    -- The transaction id first, then the current table: the rotation relies on every writer
+    -- of a table having its id before it read which table is current.
+    PERFORM pg_current_xact_id();
+    RETURN QUERY EXECUTE format($q$
+        WITH r AS (
+            SELECT * FROM unnest($3, $4, $5, $6, $7, $8)
+                AS r(user_id, event, activity, occurred_at, data, external_id)
+        ), fresh AS (
+            INSERT INTO skene.external_events AS x (source, external_id)
+            SELECT $1, r.external_id FROM r WHERE r.external_id IS NOT NULL
+            ON CONFLICT DO NOTHING
+            RETURNING x.external_id
+        ), ins AS (
+            INSERT INTO skene.%I (op, data, meta)
+            SELECT 'event', r.data::json,
+                   jsonb_build_object('source', $1, 'table_name', $2, 'user_id', r.user_id,
+                                      'event', r.event, 'activity', r.activity,
+                                      'occurred_at', r.occurred_at, 'external_id', r.external_id)
+            FROM r
+            WHERE r.external_id IS NULL OR r.external_id IN (SELECT f.external_id FROM fresh f)
+            RETURNING meta ->> 'external_id' AS external_id
+        )
+        SELECT external_id FROM ins$q$,
+        'queue_' || pg_sequence_last_value('skene.queue_rotation'))
+    USING p_source, p_table_name, p_user_ids, p_events, p_activity, p_occurred_at, p_data,
+          p_external_ids;
+END
+$fn$;
+REVOKE ALL ON FUNCTION skene.enqueue(text, text, text[], text[], boolean[], timestamptz[], jsonb[], text[]) FROM PUBLIC;
+-- What each cursor has still to read: the queue rows its tick does not see yet (psql, status,
+-- and scheduled firings, which wait for captured activity before deciding).
+CREATE VIEW skene.queue_pending AS
+SELECT c.name AS cursor, q.part, q.txid, q.seq, q.tbl, q.op, q.at, q.data, q.meta
+FROM skene.cursors c
+CROSS JOIN LATERAL (
+    SELECT * FROM skene.queue q
+    WHERE (q.txid >= pg_snapshot_xmax(c.tick) OR q.txid = ANY (ARRAY(SELECT pg_snapshot_xip(c.tick))))
+      AND NOT pg_visible_in_snapshot(q.txid, c.tick)
+) q;
+COMMENT ON VIEW skene.queue_pending IS
+    'Captured changes each cursor has not consumed yet.';

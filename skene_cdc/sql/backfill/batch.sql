@@ -1,5 +1,7 @@
--- One batch of an activity table's existing rows into skene.events, written as the capture
--- trigger writes an insert. Keyset-paginated on {key}.
+-- One batch of an activity table's existing rows into the capture queue, as the capture trigger
+-- would have written them (the same column selection), with fields that mark them as backfill.
+-- Keyset-paginated on {key}; {queue} is the current queue table (read after this transaction took
+-- its id, see rotation.py).
 --
 -- Only row versions written before capture began are imported: their writer (xmin) is visible in
 -- the snapshot recorded when the trigger was installed (skene.meta 'capture_start:<table>');
@@ -11,7 +13,7 @@
 WITH cur AS (
     SELECT pg_current_xact_id()::text::bigint AS x
 ), batch AS (
-    SELECT {key} AS k, to_jsonb(t) AS row_,
+    SELECT {key} AS k, to_json(t) AS row_,
            pg_visible_in_snapshot(
                (CASE WHEN t.xmin::text::bigint <= (cur.x & 4294967295)
                      THEN ((cur.x >> 32) << 32) | t.xmin::text::bigint
@@ -22,18 +24,20 @@ WITH cur AS (
     WHERE {after}
     ORDER BY {key}
     LIMIT %(limit)s
-), ins AS (
-    INSERT INTO skene.events (source, table_name, op, user_id, event, occurred_at, activity, data,
-                              external_id)
-    SELECT 'trigger', %(table_name)s, 'insert', b.row_ ->> %(user_col)s,
-           coalesce(b.row_ ->> %(event_col)s, %(default_event)s),
-           coalesce((b.row_ ->> %(ts_col)s)::timestamptz, now()),
-           b.row_ ->> %(ts_col)s IS NOT NULL,
-           b.row_,
-           'backfill:' || %(table_name)s || ':' || b.k::text
+), kept AS (
+    SELECT b.k, b.row_,
+           (SELECT json_object_agg(j.key, j.value) FROM json_each(b.row_) j
+             WHERE %(column_mode)s = 'all'
+                OR (j.key = ANY (%(column_list)s::text[])) = (%(column_mode)s = 'include')) AS data
     FROM batch b
     WHERE b.before_capture AND b.row_ ->> %(user_col)s IS NOT NULL
-    ORDER BY b.k
+), ins AS (
+    INSERT INTO skene.{queue} (tbl, op, data, meta)
+    SELECT %(relid)s, 'insert', k.data,
+           jsonb_build_object('external_id', 'backfill:' || %(table_name)s || ':' || k.k::text,
+                              'activity', k.row_ ->> %(ts_col)s IS NOT NULL)
+    FROM kept k
+    ORDER BY k.k
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM batch) AS scanned,

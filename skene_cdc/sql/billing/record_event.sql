@@ -1,7 +1,4 @@
--- A verified Stripe event, once: a redelivery (same event id) inserts nothing.
-INSERT INTO skene.events (source, table_name, op, user_id, event, activity, occurred_at, data,
-                          external_id)
-VALUES ('stripe', NULL, 'event', %(user_id)s, %(type)s, false, to_timestamp(%(created)s),
-        %(data)s, %(event_id)s)
-ON CONFLICT (source, external_id) WHERE external_id IS NOT NULL DO NOTHING
-RETURNING id
+-- A verified Stripe event, once: a redelivery (same event id) enqueues nothing and returns no row.
+SELECT external_id AS id FROM skene.enqueue(
+    'stripe', NULL, ARRAY[%(user_id)s]::text[], ARRAY[%(type)s]::text[], ARRAY[false],
+    ARRAY[to_timestamp(%(created)s)], ARRAY[%(data)s::jsonb], ARRAY[%(event_id)s]::text[])

@@ -6,3 +6,4 @@
 -- view by `skene-cdc migrate`.
 CREATE FUNCTION skene.users_by_id(ids text[]) RETURNS SETOF skene.users
 LANGUAGE sql STABLE AS {body};
+REVOKE ALL ON FUNCTION skene.users_by_id(text[]), skene.users_rows() FROM PUBLIC;

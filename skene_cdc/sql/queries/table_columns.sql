@@ -1,6 +1,9 @@
 -- Columns of one table, resolved the way the app's own queries would resolve its name.
-SELECT n.nspname AS schema, c.relname AS "table", a.attname AS "column",
-       format_type(a.atttypid, a.atttypmod) AS type
+SELECT c.oid AS relid, n.nspname AS schema, c.relname AS "table", a.attname AS "column",
+       format_type(a.atttypid, a.atttypmod) AS type,
+       -- The type without its modifier (varchar, numeric): what skene.users declares, so the
+       -- app may widen a column without skene noticing.
+       format_type(a.atttypid, NULL) AS base_type
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped

@@ -1,0 +1,95 @@
+"""Which columns of a captured table leave it: the configured `include`/`exclude` list, or by
+default every column except those whose name looks secret. Shared by the trigger (its
+arguments), logical capture (the decoder drops the same columns), `skene.users`, `init` and
+`check`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from skene_cdc.config.models import ColumnChoice
+
+# Words that make a column name look secret (docs/config.md lists them). Matched against the
+# name's words, so `password_hash`, `hashedPassword`, `api_key` and `otp_secret` match while
+# `hashtag` or `keyboard_layout` do not.
+SECRET_WORDS = frozenset({
+    "password", "passwd", "pwd", "passphrase", "hash", "hashed", "salt", "token", "tokens",
+    "secret", "secrets", "otp", "totp", "mfa", "apikey", "credential", "credentials", "pin",
+    "ssn", "cvv", "iban",
+})
+# Two words that together look secret although neither does alone.
+SECRET_PAIRS = frozenset({
+    ("api", "key"), ("private", "key"), ("secret", "key"), ("session", "key"),
+    ("access", "key"), ("recovery", "code"), ("recovery", "codes"), ("backup", "codes"),
+    ("security", "answer"), ("card", "number"),
+})
+_WORD = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
+
+
+def words(name: str) -> list[str]:
+    """`hashedPassword` -> ['hashed', 'password']; `api_key` -> ['api', 'key']."""
+    return [w.lower() for w in _WORD.findall(name)]
+
+
+def looks_secret(name: str) -> bool:
+    ws = words(name)
+    return any(w in SECRET_WORDS for w in ws) or any(p in SECRET_PAIRS for p in zip(ws, ws[1:],
+                                                                                      strict=False))
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The columns that leave a table. `mode` is what the trigger gets: 'all', 'include' or
+    'exclude' with `listed`; `captured` is the resulting set among the columns seen now."""
+
+    mode: str
+    listed: tuple[str, ...]
+    captured: tuple[str, ...]
+    left_out: tuple[str, ...]
+    keep_unchanged: bool = False
+
+    def keeps(self, column: str) -> bool:
+        if self.mode == "include":
+            return column in self.listed
+        if self.mode == "exclude":
+            return column not in self.listed
+        return True
+
+    def trigger_args(self) -> list[str]:
+        listed = "{" + ",".join('"' + c.replace("\\", "\\\\").replace('"', '\\"') + '"'
+                                for c in self.listed) + "}"
+        return [self.mode, listed, "keep" if self.keep_unchanged else "skip"]
+
+
+class SelectionError(ValueError):
+    """A list names a column the table lacks, or leaves out one skene maps."""
+
+
+def select(choice: ColumnChoice, columns: Sequence[str], mapped: Iterable[str]) -> Selection:
+    """Resolve a table's column choice against its columns now. Mapped columns (id, email,
+    user_id, timestamp, event...) always leave the table: skene cannot work without them."""
+    needed = [c for c in dict.fromkeys(mapped) if c in columns]
+    if choice.include is not None:
+        unknown = [c for c in choice.include if c not in columns]
+        if unknown:
+            raise SelectionError(f"include names {', '.join(map(repr, unknown))}, which the "
+                                 "table does not have")
+        listed = tuple(dict.fromkeys([*needed, *choice.include]))
+        captured = tuple(c for c in columns if c in listed)
+        return Selection("include", listed, captured,
+                         tuple(c for c in columns if c not in listed),
+                         choice.capture_unchanged_updates)
+    if choice.exclude is not None:
+        clash = [c for c in choice.exclude if c in needed]
+        if clash:
+            raise SelectionError(f"exclude names {', '.join(map(repr, clash))}, which skene.yaml "
+                                 "maps (id, email, user_id, timestamp or event): it must be captured")
+        listed = tuple(choice.exclude)
+    else:
+        listed = tuple(c for c in columns if looks_secret(c) and c not in needed)
+    if not listed:
+        return Selection("all", (), tuple(columns), (), choice.capture_unchanged_updates)
+    return Selection("exclude", listed, tuple(c for c in columns if c not in listed),
+                     tuple(c for c in columns if c in listed), choice.capture_unchanged_updates)

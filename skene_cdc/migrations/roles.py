@@ -1,0 +1,64 @@
+"""The capture role: a NOLOGIN role that owns `skene.capture()` and may only append to the
+capture queue. The trigger runs with its rights, so app code reached on the way (a cast to json
+the table owner defined) can do nothing a writer of the table could not. `migrate` keeps it in
+place; `check` says when it is not (inspect/prereqs.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql as pgsql
+
+from skene_cdc import sql
+from skene_cdc.config import Config
+from skene_cdc.db import Row
+from skene_cdc.migrations.capture import CaptureSpec, Plan
+
+
+@dataclass(frozen=True)
+class CaptureRoleState:
+    role: str
+    exists: bool
+    powerless: bool
+    owns_capture: bool
+    granted: bool
+    public_execute: bool
+
+    @classmethod
+    def read(cls, conn: psycopg.Connection[Row], role: str) -> CaptureRoleState:
+        row = conn.execute(sql.load("roles/capture_state"), {"role": role}).fetchone()
+        assert row is not None
+        return cls(role, row["role_exists"], row["role_powerless"],
+                   row["capture_owner"] == role, row["role_granted"], row["public_execute"])
+
+    def problems(self) -> list[str]:
+        out = []
+        if not self.exists:
+            out.append(f"the capture role {self.role} does not exist")
+        elif not self.powerless:
+            out.append(f"the capture role {self.role} can log in or holds a superuser-like "
+                       "attribute; it should be NOLOGIN with no attributes")
+        if self.exists and not self.owns_capture:
+            out.append(f"skene.capture() is not owned by {self.role}: the trigger would run with "
+                       "its owner's rights")
+        if self.exists and not self.granted:
+            out.append(f"{self.role} lacks INSERT on the capture queue: app writes would fail")
+        if self.public_execute:
+            out.append("PUBLIC may execute a function in schema skene")
+        return out
+
+
+def plan_capture_role(conn: psycopg.Connection[Row], config: Config,
+                      specs: Sequence[CaptureSpec], installed: bool) -> Plan:
+    role = config.roles.capture
+    plan = Plan()
+    state = CaptureRoleState.read(conn, role) if installed else None
+    if state is None or not (state.exists and state.owns_capture and state.granted):
+        plan.add(f"capture role {role}: owns skene.capture(), may only append to the queue",
+                 pgsql.SQL(sql.load("roles/capture_role")).format(role=pgsql.Literal(role)))
+    if state is None or state.public_execute:
+        plan.add("EXECUTE on skene's functions revoked from PUBLIC",
+                 pgsql.SQL(sql.load("roles/revoke_public")))
+    return plan

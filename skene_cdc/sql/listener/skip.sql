@@ -1,0 +1,1 @@
+  AND NOT ((q.txid::text || ':' || q.seq) = ANY (%(skip)s::text[]))
