@@ -1,11 +1,10 @@
 """pgoutput changes to skene.events rows, with the same meaning as the trigger `skene.capture()`.
 
-The trigger stores `to_jsonb(NEW)` (OLD for deletes), takes user_id/event/occurred_at from the row
-with `->>`, and marks inserts and updates on activity tables as activity. Here the same JSON is
-built from pgoutput's text values without parsing them: numbers and booleans become JSON literals,
-json/jsonb columns are embedded as they are, timestamps get to_jsonb's ISO 8601 shape, everything
-else is a JSON string. The result is one line of COPY text per event, so a batch goes to the
-server as a single COPY.
+The trigger stores `to_json(NEW)` (OLD for deletes) under pinned settings and takes
+user_id/event/occurred_at from the row with `->>`; it marks inserts and updates on activity tables
+as activity. Here the same JSON is built from pgoutput's text values, value for value as to_json
+renders it (pgjson.py: domains, arrays, composites, timestamps, …), and the result is one line of
+COPY text per event, so a batch goes to the server as a single COPY.
 
 An unchanged TOASTed column (`u`) that the old row image cannot fill in (REPLICA IDENTITY FULL
 sends the whole old row) is left out of `data` and named in `data["_unchanged_toast"]`: never NULL.
@@ -13,18 +12,25 @@ sends the whole old row) is left out of `data` and named in `data["_unchanged_to
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
 from json.encoder import encode_basestring as _json_str
-from typing import Final
+from typing import Any, Final
 
 from skene_cdc.listener import pgoutput as po
+from skene_cdc.listener.pgjson import Conv, Renderer, iso_timestamp, parse_types
+
+__all__ = ["COPY_COLUMNS", "UNCHANGED_KEY", "RelationMapper", "Rendered", "TableSpec",
+           "copy_escape", "copy_line", "iso_timestamp"]
+
+log = logging.getLogger("skene.logical")
 
 UNCHANGED_KEY: Final = "_unchanged_toast"
 COPY_COLUMNS: Final = ("source, table_name, op, user_id, event, activity, data, occurred_at, lsn, "
                        "seq")
 
-Conv = Callable[[str], str]
 NULL: Final = "\\N"  # COPY text's NULL
 
 
@@ -37,10 +43,16 @@ class TableSpec:
     user_id_column: str
     timestamp_column: str | None
     event_column: str | None
+    # What the catalog says about the types the table's columns reach (captured_tables.sql).
+    types: Mapping[str, Any] | None = field(default=None, compare=False, hash=False)
 
     @property
     def activity(self) -> bool:
         return self.role == "activity"
+
+    @cached_property
+    def renderer(self) -> Renderer:
+        return Renderer(parse_types(self.types))
 
 
 def copy_escape(s: str) -> str:
@@ -50,54 +62,6 @@ def copy_escape(s: str) -> str:
     if "\n" in s or "\t" in s or "\r" in s:
         s = s.replace("\n", "\\n").replace("\t", "\\t").replace("\r", "\\r")
     return s
-
-
-# -- text value -> what to_jsonb / ->> give ------------------------------------------------------
-
-def _number(v: str) -> str:
-    # NaN and +-Infinity are JSON strings in to_jsonb; every finite number ends with a digit.
-    return v if v[-1].isdigit() else _json_str(v)
-
-
-def _bool(v: str) -> str:
-    return "true" if v == "t" else "false"
-
-
-def _raw_json(v: str) -> str:
-    return v
-
-
-def iso_timestamp(v: str) -> str:
-    """'2024-01-01 10:00:00.5+00' (ISO DateStyle) -> '2024-01-01T10:00:00.5+00:00' (to_jsonb)."""
-    if v.endswith("+00") and len(v) >= 22 and v[10] == " ":  # the walsender session is UTC
-        return v[:10] + "T" + v[11:] + ":00"
-    if len(v) < 19 or v[10] != " ":
-        return v  # infinity, -infinity
-    s = v[:10] + "T" + v[11:]
-    sign = max(s.rfind("+", 19), s.rfind("-", 19))
-    if sign > 0 and len(s) - sign == 3:
-        s += ":00"
-    return s
-
-
-def _timestamp_json(v: str) -> str:
-    return _json_str(iso_timestamp(v))
-
-
-NUMBER_TYPES: Final = {po.INT2, po.INT4, po.INT8, po.OID, po.FLOAT4, po.FLOAT8, po.NUMERIC}
-JSON_FRAGMENT: Final[dict[int, Conv]] = {
-    **{t: _number for t in NUMBER_TYPES},
-    po.BOOL: _bool, po.JSON: _raw_json, po.JSONB: _raw_json,
-    po.TIMESTAMP: _timestamp_json, po.TIMESTAMPTZ: _timestamp_json,
-}
-# `row ->> col`: the JSON value as text (strings unquoted).
-AS_TEXT: Final[dict[int, Conv]] = {
-    po.BOOL: _bool, po.TIMESTAMP: iso_timestamp, po.TIMESTAMPTZ: iso_timestamp,
-}
-
-
-def _same(v: str) -> str:
-    return v
 
 
 @dataclass
@@ -116,27 +80,36 @@ class RelationMapper:
     def __init__(self, rel: po.Relation, spec: TableSpec) -> None:
         self.rel = rel
         self.spec = spec
+        renderer = spec.renderer
         names = [c.name for c in rel.columns]
         self.keys = [_json_str(n) + ":" for n in names]
-        self.convs = [JSON_FRAGMENT.get(c.type_oid, _json_str) for c in rel.columns]
+        self.convs = [renderer.fragment(c.type_oid) for c in rel.columns]
         self.key_cols = [i for i, c in enumerate(rel.columns) if c.key]
+        # Types the catalog snapshot does not describe (created after the specs were loaded):
+        # rendered as JSON strings until the listener reads the catalog again.
+        self.missing = frozenset(c.type_oid for c in rel.columns if not renderer.known(c.type_oid))
+        if self.missing:
+            log.warning("logical: %s has columns of types skene has not read from the catalog "
+                        "(OIDs %s); their values are captured as JSON strings until the listener "
+                        "restarts", rel.qualified, ", ".join(map(str, sorted(self.missing))))
 
-        def find(col: str | None) -> tuple[int, Conv] | None:
+        def find(col: str | None, how: Callable[[int], Conv]) -> tuple[int, Conv] | None:
             if col is None or col not in names:
                 return None
             i = names.index(col)
-            return i, AS_TEXT.get(rel.columns[i].type_oid, _same)
+            return i, how(rel.columns[i].type_oid)
 
-        self.user = find(spec.user_id_column)
-        self.ts = find(spec.timestamp_column)
-        self.event = find(spec.event_column)
+        self.user = find(spec.user_id_column, renderer.as_text)
+        self.ts = find(spec.timestamp_column, renderer.event_time)
+        self.event = find(spec.event_column, renderer.as_text)
         table = copy_escape(spec.table_name)
         self.prefix = {op: f"{table}\t{op}\t" for op in ("insert", "update", "delete")}
         self.default_event = {op: copy_escape(f"{rel.name}.{op}")
                               for op in ("insert", "update", "delete", "truncate")}
         self.truncate_body = f"{table}\ttruncate\t\\N\t{self.default_event['truncate']}\tf\t\\N"
 
-    def render(self, op: str, values: list[po.Value], only: list[int] | None = None) -> Rendered:
+    def row_json(self, values: list[po.Value], only: list[int] | None = None) -> str:
+        """The row as to_json(row) gives it (`only`: just those columns)."""
         parts: list[str] = []
         unchanged: list[str] | None = None
         if only is None:
@@ -155,7 +128,10 @@ class RelationMapper:
                 parts.append(self.keys[i] + (self.convs[i](v) if isinstance(v, str) else "null"))
         if unchanged:
             parts.append(_json_str(UNCHANGED_KEY) + ":[" + ",".join(unchanged) + "]")
-        data = copy_escape("{" + ",".join(parts) + "}")
+        return "{" + ",".join(parts) + "}"
+
+    def render(self, op: str, values: list[po.Value], only: list[int] | None = None) -> Rendered:
+        data = copy_escape(self.row_json(values, only))
         user = event = occurred = None
         if self.user is not None:
             v = values[self.user[0]]
