@@ -1,10 +1,9 @@
 """pgoutput changes to capture-queue rows, with the same meaning as the trigger `skene.capture()`.
 
-The trigger queues `to_json(NEW)` (OLD for deletes) of the columns skene.yaml keeps; the
-listener's consumer then reads user, event and time from it by the table's registration, for
-both modes alike. Here the same JSON is built from pgoutput's text values without parsing them:
-numbers and booleans become JSON literals, json/jsonb columns are embedded as they are,
-timestamps get to_json's ISO 8601 shape, everything else is a JSON string. The result is one
+The trigger queues `to_json(NEW)` (OLD for deletes) of the columns skene.yaml keeps, under pinned
+settings; the consumer then reads user, event and time from it by the table's registration, for
+both modes alike. Here the same JSON is built from pgoutput's text values, value for value as
+to_json renders it (pgjson.py: domains, arrays, composites, timestamps, …), and the result is one
 line of COPY text per change, so a batch goes to the server as a single COPY.
 
 An unchanged TOASTed column (`u`) that the old row image cannot fill in (REPLICA IDENTITY FULL
@@ -13,23 +12,30 @@ sends the whole old row) is left out of `data` and named in `data["_unchanged_to
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
 from json.encoder import encode_basestring as _json_str
-from typing import Final
+from typing import Any, Final
 
 from skene_cdc.listener import pgoutput as po
+from skene_cdc.listener.pgjson import Renderer, iso_timestamp, parse_types
+
+__all__ = ["COPY_COLUMNS", "UNCHANGED_KEY", "RelationMapper", "Rendered", "TableSpec",
+           "copy_escape", "copy_line", "iso_timestamp"]
+
+log = logging.getLogger("skene.logical")
 
 UNCHANGED_KEY: Final = "_unchanged_toast"
 COPY_COLUMNS: Final = "tbl, op, data, at, meta"
 
-Conv = Callable[[str], str]
 NULL: Final = "\\N"  # COPY text's NULL
 
 
 @dataclass(frozen=True)
 class TableSpec:
-    """One row of skene.captured_tables: how a logically captured table maps to events."""
+    """One row of skene.captured_tables: a logically captured table and the columns it keeps."""
 
     table_name: str
     role: str
@@ -39,6 +45,8 @@ class TableSpec:
     column_mode: str = "all"
     column_list: tuple[str, ...] | list[str] = ()
     capture_unchanged: bool = False
+    # What the catalog says about the types the table's columns reach (captured_tables.sql).
+    types: Mapping[str, Any] | None = field(default=None, compare=False, hash=False)
 
     @property
     def activity(self) -> bool:
@@ -51,6 +59,10 @@ class TableSpec:
             return column not in self.column_list
         return True
 
+    @cached_property
+    def renderer(self) -> Renderer:
+        return Renderer(parse_types(self.types))
+
 
 def copy_escape(s: str) -> str:
     """COPY text format: backslash, tab, newline and carriage return must be escaped."""
@@ -61,48 +73,10 @@ def copy_escape(s: str) -> str:
     return s
 
 
-# -- text value -> what to_jsonb / ->> give ------------------------------------------------------
-
-def _number(v: str) -> str:
-    # NaN and +-Infinity are JSON strings in to_jsonb; every finite number ends with a digit.
-    return v if v[-1].isdigit() else _json_str(v)
-
-
-def _bool(v: str) -> str:
-    return "true" if v == "t" else "false"
-
-
-def _raw_json(v: str) -> str:
-    return v
-
-
-def iso_timestamp(v: str) -> str:
-    """'2024-01-01 10:00:00.5+00' (ISO DateStyle) -> '2024-01-01T10:00:00.5+00:00' (to_jsonb)."""
-    if v.endswith("+00") and len(v) >= 22 and v[10] == " ":  # the walsender session is UTC
-        return v[:10] + "T" + v[11:] + ":00"
-    if len(v) < 19 or v[10] != " ":
-        return v  # infinity, -infinity
-    s = v[:10] + "T" + v[11:]
-    sign = max(s.rfind("+", 19), s.rfind("-", 19))
-    if sign > 0 and len(s) - sign == 3:
-        s += ":00"
-    return s
-
-
-def _timestamp_json(v: str) -> str:
-    return _json_str(iso_timestamp(v))
-
-
-NUMBER_TYPES: Final = {po.INT2, po.INT4, po.INT8, po.OID, po.FLOAT4, po.FLOAT8, po.NUMERIC}
-JSON_FRAGMENT: Final[dict[int, Conv]] = {
-    **{t: _number for t in NUMBER_TYPES},
-    po.BOOL: _bool, po.JSON: _raw_json, po.JSONB: _raw_json,
-    po.TIMESTAMP: _timestamp_json, po.TIMESTAMPTZ: _timestamp_json,
-}
 @dataclass
 class Rendered:
-    """One event without its transaction's commit position: `occurred_at` is None when the row
-    has no event-time value (the commit time is used, known once the transaction commits)."""
+    """One change without its transaction's commit position: `body` is the queue row's (tbl, op,
+    data) as COPY text; `occurred_at` is unused (the consumer reads event times from data)."""
 
     body: str
     occurred_at: str | None
@@ -115,17 +89,26 @@ class RelationMapper:
     def __init__(self, rel: po.Relation, spec: TableSpec) -> None:
         self.rel = rel
         self.spec = spec
+        renderer = spec.renderer
         names = [c.name for c in rel.columns]
         self.keys = [_json_str(n) + ":" for n in names]
-        self.convs = [JSON_FRAGMENT.get(c.type_oid, _json_str) for c in rel.columns]
+        self.convs = [renderer.fragment(c.type_oid) for c in rel.columns]
         self.key_cols = [i for i, c in enumerate(rel.columns) if c.key]
-        # The columns that leave the table (skene.yaml's include/exclude, like the trigger).
+        # The columns that leave the table (skene.yaml's include/exclude, as for the trigger).
         self.kept = [i for i, n in enumerate(names) if spec.keeps(n)]
         self.all_kept = len(self.kept) == len(names)
+        # Types the catalog snapshot does not describe (created after the specs were loaded):
+        # rendered as JSON strings until the listener reads the catalog again.
+        self.missing = frozenset(c.type_oid for c in rel.columns if not renderer.known(c.type_oid))
+        if self.missing:
+            log.warning("logical: %s has columns of types skene has not read from the catalog "
+                        "(OIDs %s); their values are captured as JSON strings until the listener "
+                        "restarts", rel.qualified, ", ".join(map(str, sorted(self.missing))))
         self.prefix = {op: f"{rel.oid}\t{op}\t" for op in ("insert", "update", "delete")}
-        self.truncate_body = f"{rel.oid}\ttruncate\t\\N"
+        self.truncate_body = f"{rel.oid}\ttruncate\t{NULL}"
 
-    def render(self, op: str, values: list[po.Value], only: list[int] | None = None) -> Rendered:
+    def row_json(self, values: list[po.Value], only: list[int] | None = None) -> str:
+        """The row as to_json(row) gives it, of the kept columns (`only`: just those)."""
         parts: list[str] = []
         unchanged: list[str] | None = None
         if only is None and self.all_kept:
@@ -148,7 +131,10 @@ class RelationMapper:
                                                  else "null"))
         if unchanged:
             parts.append(_json_str(UNCHANGED_KEY) + ":[" + ",".join(unchanged) + "]")
-        return Rendered(self.prefix[op] + copy_escape("{" + ",".join(parts) + "}"), None)
+        return "{" + ",".join(parts) + "}"
+
+    def render(self, op: str, values: list[po.Value], only: list[int] | None = None) -> Rendered:
+        return Rendered(self.prefix[op] + copy_escape(self.row_json(values, only)), None)
 
     def unchanged(self, new: list[po.Value], old: list[po.Value] | None) -> bool:
         """An update that changed no kept column (known only with the whole old row)."""

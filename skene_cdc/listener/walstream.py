@@ -18,6 +18,7 @@ import psycopg
 from psycopg import pq
 
 from skene_cdc.db import redact
+from skene_cdc.listener.pgjson import pinned_options
 from skene_cdc.listener.pgoutput import PG_EPOCH
 
 _XLOG = struct.Struct("!QQq")
@@ -25,9 +26,10 @@ _KEEPALIVE = struct.Struct("!Qq?")
 _STATUS = struct.Struct("!cQQQq?")
 _EPOCH_UNIX = PG_EPOCH.timestamp()
 
-# Server-side settings for the walsender session: text output in the shapes the row mapper
-# expects (ISO dates, UTC offsets), whatever the server's defaults are.
-SESSION_OPTIONS = "-c datestyle=ISO,MDY -c timezone=UTC -c intervalstyle=postgres"
+# Server-side settings for the walsender session: the settings a captured row's JSON is computed
+# under in both modes (pgjson.PINNED_SETTINGS), whatever the server's, database's or role's
+# defaults are, so every value's output text is already what to_json would embed.
+SESSION_OPTIONS = pinned_options()
 
 
 def now_micros() -> int:
