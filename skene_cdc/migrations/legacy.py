@@ -32,6 +32,10 @@ def move(conn: psycopg.Connection[Row], history: History, interactive: bool | No
     estimate = pending(conn)
     if estimate is None:
         return 0
+    if not conn.execute(sql.load("upgrade/legacy_any")).fetchone():
+        with conn.transaction():  # a fresh install: 0008 renamed an empty table
+            conn.execute(sql.load("upgrade/legacy_drop"))
+        return 0
     moved = 0
     with progress("migrate: events into the partitioned history", total=estimate or None,
                   unit="events", interactive=interactive) as bar:

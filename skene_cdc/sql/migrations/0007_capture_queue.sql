@@ -70,16 +70,16 @@ ALTER TABLE skene.cursors
 -- owned by a NOLOGIN role that may only append to the queue: to_json() runs any cast to json
 -- the table's owner defined for their own types, and such a cast then runs with that role's
 -- rights and nothing more. Its SET clauses pin every setting the JSON depends on, so a writer's
--- IntervalStyle, bytea_output, extra_float_digits or TimeZone cannot change what is captured.
--- Names are schema-qualified and every operator has an exact match in pg_catalog, so the
--- caller's search_path cannot substitute code (pinning search_path would cost ~1.4 us a row).
+-- IntervalStyle, bytea_output, extra_float_digits, TimeZone or search_path (which decides how a
+-- regclass prints) cannot change what is captured; logical capture's walsender runs with the
+-- same settings (listener/pgjson.py). Names are schema-qualified all the same.
 -- Arguments: [0] 'include' | 'exclude' | 'all', [1] the column list for it (text[] literal),
 -- [2] 'keep' to capture updates that change no captured column. Anything else in [0] (the
 -- arguments of triggers installed before 0007, until migrate replaces them) means 'all'.
 CREATE OR REPLACE FUNCTION skene.capture() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET IntervalStyle = 'postgres'
-SET extra_float_digits = '1' SET bytea_output = 'hex'
+SET extra_float_digits = '1' SET bytea_output = 'hex' SET search_path = ''
 AS $fn$
 DECLARE
     row_ json;

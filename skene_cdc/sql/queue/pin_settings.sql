@@ -4,4 +4,5 @@ SET LOCAL TimeZone = 'UTC';
 SET LOCAL DateStyle = 'ISO, MDY';
 SET LOCAL IntervalStyle = 'postgres';
 SET LOCAL extra_float_digits = 1;
-SET LOCAL bytea_output = 'hex'
+SET LOCAL bytea_output = 'hex';
+SET LOCAL search_path = ''

@@ -1,0 +1,1 @@
+SELECT 1 FROM skene.events_legacy LIMIT 1
