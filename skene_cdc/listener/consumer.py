@@ -72,37 +72,43 @@ class EventConsumer:
             lock = conn.execute(sql.load("listener/lock_cursor"), params).fetchone()
             if not lock or not lock["locked"]:
                 return 0
-            window = Window.open(conn, self.cursor)
-            if window is None:
-                return 0
-            skipped = self._quarantine(conn, window, skip) if skip else frozenset()
-            batch = read(conn, window, self.history, limit or self.batch_size, skipped)
-            if skip and not batch.events:
-                raise poison.Unconfirmed()
-            for table, columns in batch.missing.items():
-                self._once(f"missing:{table}:{columns}", logging.WARNING,
-                           "events: rows of %s no longer have the column(s) %s that skene.yaml "
-                           "maps (renamed or dropped by the app?): fix skene.yaml and run "
-                           "`skene-cdc migrate`; other tables are captured as usual",
-                           table, ", ".join(columns))
-            if batch.events:
-                for handler in self.handlers:
-                    handler.handle(conn, batch.events)
-            if batch.repaired:
-                self._once("repaired", logging.WARNING, "events: %d row(s) held values jsonb "
-                           "cannot store; stored repaired, see skene.events.notes",
-                           batch.repaired)
-            done = batch.exhausted
-            last = batch.last or window.pos
-            if not (batch.events or skipped or window.fresh or done):
-                return 0
-            conn.execute(sql.load("listener/advance"), {
-                **params, "done": done, "next_tick": window.next_tick,
-                "pos_txid": str(last[0]), "pos_seq": last[1], "n": len(batch.events),
-                "repaired": batch.repaired, "quarantined": len(skipped)})
-        self.processed += len(batch.events)
+            n, again = self._window_batch(conn, limit or self.batch_size, skip)
+            if again:
+                # The window in progress ended exactly at the last batch: its tick is done now,
+                # so look at a fresh one at once rather than report "nothing" while rows wait.
+                n, _ = self._window_batch(conn, limit or self.batch_size, 0)
+        self.processed += n
         self._error = None
-        return len(batch.events)
+        return n
+
+    def _window_batch(self, conn: psycopg.Connection[Row], limit: int,
+                      skip: int) -> tuple[int, bool]:
+        """One batch of the current window: (rows processed, whether an older window just ended
+        empty so a fresh one should be read now)."""
+        window = Window.open(conn, self.cursor)
+        if window is None:
+            return 0, False
+        skipped = self._quarantine(conn, window, skip) if skip else frozenset()
+        batch = read(conn, window, self.history, limit, skipped)
+        if skip and not batch.events:
+            raise poison.Unconfirmed()
+        for table, columns in batch.missing.items():
+            self._once(f"missing:{table}:{columns}", logging.WARNING,
+                       "events: rows of %s no longer have the column(s) %s that skene.yaml maps "
+                       "(renamed or dropped by the app?): fix skene.yaml and run `skene-cdc "
+                       "migrate`; other tables are captured as usual", table, ", ".join(columns))
+        if batch.events:
+            for handler in self.handlers:
+                handler.handle(conn, batch.events)
+        if batch.repaired:
+            self._once("repaired", logging.WARNING, "events: %d row(s) held values jsonb cannot "
+                       "store; stored repaired, see skene.events.notes", batch.repaired)
+        last = batch.last or window.pos
+        conn.execute(sql.load("listener/advance"), {
+            "cursor": self.cursor, "done": batch.exhausted, "next_tick": window.next_tick,
+            "pos_txid": str(last[0]), "pos_seq": last[1], "n": len(batch.events),
+            "repaired": batch.repaired, "quarantined": len(skipped)})
+        return len(batch.events), not batch.events and not window.fresh and not skipped
 
     def _quarantine(self, conn: psycopg.Connection[Row], window: Window,
                     skip: int) -> frozenset[tuple[int, int]]:
