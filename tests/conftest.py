@@ -196,8 +196,10 @@ def consume(url: str, config: Config | None = None) -> int:
     captured rows reach skene.events and the rollups only through it."""
     from skene_cdc.handlers import build_handlers
     from skene_cdc.listener.consumer import EventConsumer
+    from skene_cdc.listener.history import retention
 
-    return EventConsumer(url, build_handlers(config or parse_config(DEFAULT_CONFIG))).drain()
+    config = config or parse_config(DEFAULT_CONFIG)
+    return EventConsumer(url, build_handlers(config), retention=retention(config)).drain()
 
 
 def scalar(url: str, query: str, params: tuple[object, ...] = ()) -> object:

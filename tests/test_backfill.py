@@ -13,17 +13,19 @@ import psycopg
 import pytest
 
 from skene_cdc import backfill
-from skene_cdc.config import Config
+from skene_cdc.config import Config, parse_config
 from skene_cdc.errors import SkeneError
 from skene_cdc.migrations import runner
 from skene_cdc.progress import PlainTracker, StepProgress, progress
-from tests.conftest import DEFAULT_CONFIG, run_cli, write_config
+from tests.conftest import DEFAULT_CONFIG, consume, run_cli, write_config
 from tests.setup_helpers import invoke
 
+# History is kept forever here, so every backfilled row (60 days old) stays in skene.events.
 WITH_PAGE_VIEWS = DEFAULT_CONFIG.replace("capture:", """\
     - table: public.page_views
       user_id: user_id
       timestamp: viewed_at
+events: {retention: forever}
 capture:""", 1)
 
 
@@ -45,6 +47,8 @@ def seed(url: str) -> None:
 
 
 def count(url: str, where: str = "true") -> int:
+    """Events in skene.events once the consumer has moved what the queue holds."""
+    consume(url, parse_config(WITH_PAGE_VIEWS))
     with psycopg.connect(url) as conn:
         row = conn.execute(f"SELECT count(*) FROM skene.events WHERE {where}").fetchone()
         return int(row[0]) if row else 0
@@ -190,7 +194,7 @@ def test_backfilled_history_does_not_fire_event_loops(app_url: str, tmp_path: Pa
     on_login = ACTIVATION.replace("{type: database, table: users, event: insert}",
                                   "{type: event, event: login}").replace(
         "WHERE user_id = $1 AND action_type = 'first_project_created'", "WHERE user_id = $1")
-    write_config(tmp_path, DEFAULT_CONFIG + "loops:" + on_login)
+    write_config(tmp_path, DEFAULT_CONFIG + "events: {retention: forever}\nloops:" + on_login)
     cfg = tmp_path / "skene.yaml"
     with psycopg.connect(app_url) as conn:
         conn.execute("INSERT INTO users (id, email, name) VALUES (1, 'a@x.test', 'Ann')")
