@@ -16,7 +16,7 @@ from skene_cdc.errors import PrerequisiteError, SkeneError
 from skene_cdc.listener.replication import LogicalCapture
 from skene_cdc.migrations import runner
 from skene_cdc.migrations.logical import check_logical
-from tests.conftest import DEFAULT_CONFIG, clone, drop, run_cli, scalar, write_config
+from tests.conftest import DEFAULT_CONFIG, clone, consume, drop, run_cli, scalar, write_config
 from tests.logical_util import dbname, wait_for, write_logical
 from tests.pgcluster import PgCluster
 
@@ -26,10 +26,12 @@ CREATE TABLE typed_actions (
     amount numeric(10, 2), ratio float8, flag bool, meta jsonb, raw json, note text, ref uuid,
     day date, local_ts timestamp, code varchar(20), tiny smallint, big_note text);
 """
+# The statements below use fixed 2026 dates: history keeps every day, whatever today is.
 TYPED_ACTIVITY = """    - table: public.typed_actions
       user_id: user_id
       timestamp: happened_at
       event: kind
+events: {retention: forever}
 """
 BIG = "(SELECT string_agg(md5(g::text), '') FROM generate_series(1, 300) g)"
 
@@ -113,6 +115,8 @@ def test_same_events_as_trigger_mode(two_dbs: tuple[str, str], tmp_path: Path) -
     run_statements(trig_url)
     run_statements(log_url)
     assert LogicalCapture(log_url, log_cfg).drain() > 0
+    consume(trig_url, trig_cfg)
+    consume(log_url, log_cfg)
     want = events(trig_url, "id")
     got = events(log_url, "lsn, seq")
     assert len(want) == 17 and len(got) == len(want)
@@ -148,6 +152,7 @@ def test_unchanged_toast_is_marked_not_nulled(pg: PgCluster, typed_template: str
             conn.execute("UPDATE users SET email = 'new@x.test' WHERE id = 1")
             conn.execute("DELETE FROM users WHERE id = 1")
         LogicalCapture(url, cfg).drain()
+        consume(url, cfg)
         rows = psycopg.connect(url).execute(
             "SELECT op, data FROM skene.events ORDER BY lsn, seq").fetchall()
         assert [r[0] for r in rows] == ["insert", "update", "delete"]
@@ -185,6 +190,7 @@ def test_streamed_transactions_alter_table_and_new_tables(app_url: str, tmp_path
         conn.execute("ALTER TABLE user_actions ADD COLUMN plan text DEFAULT 'pro'")
         conn.execute("INSERT INTO user_actions (user_id, action_type) VALUES (1, 'altered')")
     cap.drain()
+    consume(app_url, cfg)
     counts = dict(psycopg.connect(app_url).execute(
         "SELECT event, count(*) FROM skene.events GROUP BY 1").fetchall())
     assert counts == {"users.insert": 1, "kept": 4000, "kept2": 10, "altered": 1}

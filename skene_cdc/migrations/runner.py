@@ -60,16 +60,17 @@ def migrate(url: str, config: Config, on_step: capture.StepCallback | None = Non
         before = current_revision(url) if schema_installed(conn) else None
     command.upgrade(alembic_config(url, config=config), "heads")
     with connect(url) as conn:
-        plan = capture.plan_sync(conn, config, installed=True)
-        capture.apply(conn, plan, on_step)
-        labels = plan.labels()
+        # History first: a logical slot created below should not start out behind skene's own
+        # partition-making WAL.
         history = History(retention(config))
         moved = legacy.move(conn, history)
-        if moved:
-            labels.append(f"{moved:,} events moved into the partitioned history")
         with conn.transaction():
-            labels += history.maintain(conn)
-    return MigrateResult(before, current_revision(url), labels)
+            labels = history.maintain(conn)
+        if moved:
+            labels.insert(0, f"{moved:,} events moved into the partitioned history")
+        plan = capture.plan_sync(conn, config, installed=True)
+        capture.apply(conn, plan, on_step)
+    return MigrateResult(before, current_revision(url), plan.labels() + labels)
 
 
 def migrate_sql(url: str, config: Config) -> str:
