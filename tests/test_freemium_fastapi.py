@@ -21,7 +21,7 @@ from skene_cdc.freemium.asgi import FreemiumMiddleware
 from skene_cdc.freemium.drain import UsageDrain
 from skene_cdc.freemium.gate import Gate
 from skene_cdc.freemium.meter import plan_key
-from tests.conftest import scalar
+from tests.conftest import consume, scalar
 from tests.freemium_support import (
     SECRET,
     freemium_config,
@@ -93,6 +93,7 @@ def test_limit_prompt_once_then_stripe_upgrade(db_url: str, redis_server: RedisS
 
         drain = UsageDrain(db_url, cfg)
         assert drain.drain() == 105
+        consume(db_url, cfg)
         assert scalar(db_url, "SELECT count(*) FROM skene.events WHERE source = 'api' AND "
                               "activity AND user_id = '42' AND event = 'api:POST /api/features/x'"
                       ) == 100
@@ -121,7 +122,7 @@ def test_limit_prompt_once_then_stripe_upgrade(db_url: str, redis_server: RedisS
         assert client.post("/stripe/webhook", content=payload).status_code == 400
         tampered = payload.replace(b'"42"', b'"43"')
         assert post_event(client, tampered, sign(payload)).status_code == 400
-        assert scalar(db_url, "SELECT count(*) FROM skene.events WHERE source = 'stripe'") == 0
+        assert scalar(db_url, "SELECT count(*) FROM skene.external_events WHERE source = 'stripe'") == 0
         assert scalar(db_url, "SELECT plan FROM skene.users WHERE user_id = '42'") == "free"
         assert client.post("/api/features/x", headers=me).status_code == 402
 
@@ -138,12 +139,13 @@ def test_limit_prompt_once_then_stripe_upgrade(db_url: str, redis_server: RedisS
         # The same event again: processed once.
         r = post_event(client, payload, sign(payload))
         assert r.status_code == 200 and r.json()["duplicate"] is True
-        assert scalar(db_url, "SELECT count(*) FROM skene.events WHERE source = 'stripe'") == 1
+        assert scalar(db_url, "SELECT count(*) FROM skene.external_events WHERE source = 'stripe'") == 1
         assert rows(db_url, "SELECT state, converted_at FROM skene.enrolments") == converted
 
     r = redis.Redis.from_url(redis_server.url, decode_responses=True)
     assert r.hgetall(plan_key(cfg.redis.key_prefix if cfg.redis else "", "42"))["plan"] == "paid"
     event = json.loads(payload)
+    consume(db_url, cfg)
     assert scalar(db_url, "SELECT user_id FROM skene.events WHERE external_id = %s",
                   (event["id"],)) == "42"
 
@@ -175,5 +177,6 @@ def test_fifty_parallel_http_requests_at_the_edge(db_url: str, redis_server: Red
         codes = asyncio.run(burst())
     assert codes.count(200) == 3 and codes.count(402) == 47
     assert UsageDrain(db_url, cfg).drain() == 147
+    consume(db_url, cfg)
     assert scalar(db_url, "SELECT count(*) FROM skene.events WHERE source = 'api' "
                           "AND activity") == 100

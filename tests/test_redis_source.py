@@ -18,7 +18,7 @@ import redis
 from skene_cdc.config.models import RedisStream
 from skene_cdc.streams.consumer import StreamConsumer
 from skene_cdc.streams.source import RedisSourceSink, parse_time
-from tests.conftest import DEFAULT_CONFIG, cli_env, run_cli, scalar, write_config
+from tests.conftest import DEFAULT_CONFIG, cli_env, consume, run_cli, scalar, write_config
 from tests.freemium_support import rows
 from tests.pgcluster import RedisServer
 
@@ -75,10 +75,12 @@ def test_dead_consumers_pending_entries_are_claimed(db_url: str, redis_server: R
     assert len(taken) == 100
     alive = consumer("alive")
     deadline = time.monotonic() + 30
-    while scalar(db_url, "SELECT count(*) FROM skene.events WHERE source = 'redis'") < 300:
+    while scalar(db_url, "SELECT count(*) FROM skene.external_events "
+                         "WHERE source = 'redis'") < 300:
         assert time.monotonic() < deadline, "pending entries were never claimed"
         alive.drain()
         time.sleep(0.1)
+    consume(db_url)
     got = [x for (x,) in rows(db_url, "SELECT external_id FROM skene.events "
                                       "WHERE source = 'redis' ORDER BY id")]
     assert sorted(got) == sorted(f"{stream}:{i}" for i in ids)
@@ -95,7 +97,7 @@ def test_listener_killed_mid_stream_loses_and_repeats_nothing(
     ids = fill(r, stream, N)
     write_config(tmp_path, stream_config(redis_server.url, stream, batch=50))
     cfg = tmp_path / "skene.yaml"
-    count = "SELECT count(*) FROM skene.events WHERE source = 'redis'"
+    count = "SELECT count(*) FROM skene.external_events WHERE source = 'redis'"
     proc = subprocess.Popen([sys.executable, "-m", "skene_cdc", "listen"], env=cli_env(db_url, cfg),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:

@@ -103,7 +103,7 @@ def test_customer_id_and_invoice_and_order(users: str, cfg: Config) -> None:
     body = deliver(app, stripe_event("invoice.paid", {"customer": "cus_nobody",
                                                       "subscription": "s", "amount_paid": 5}))
     assert body["user_id"] is None and body["plan"] is None
-    assert scalar(users, "SELECT count(*) FROM skene.events WHERE source = 'stripe'") == 5
+    assert scalar(users, "SELECT count(*) FROM skene.external_events WHERE source = 'stripe'") == 5
 
 
 def test_user_by_customer_column(users: str, tmp_path: Path, redis_server: RedisServer) -> None:

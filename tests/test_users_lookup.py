@@ -78,7 +78,7 @@ def test_migrate_restores_a_dropped_lookup_function(db_url: str, tmp_path: Path)
 
 
 def test_function_body_quoting_cannot_end_early() -> None:
-    from skene_cdc.migrations.capture import _dollar_quoted
+    from skene_cdc.migrations.users_view import _dollar_quoted
 
     quoted = _dollar_quoted('SELECT 1 AS "a$body$b"\n').as_string(None)
     assert quoted.startswith("$body_$\n") and quoted.endswith("$body_$")
