@@ -27,7 +27,7 @@ from skene_cdc.listener.logical_rows import RelationMapper, TableSpec
 from skene_cdc.listener.pgjson import pinned_options
 from skene_cdc.listener.replication import LogicalCapture
 from skene_cdc.migrations import runner
-from tests.conftest import DEFAULT_CONFIG, clone, write_config
+from tests.conftest import DEFAULT_CONFIG, clone, consume, write_config
 from tests.logical_util import logical_config
 from tests.pgcluster import PgCluster
 
@@ -45,7 +45,7 @@ class Case:
     settings: tuple[tuple[str, str], ...] = ()
     ddl: str = ""  # creates what `type` needs; run once, in order of first appearance
     event_time: bool = False  # the column is the table's configured event time (`timestamp:`)
-    leak: bool = False  # today's trigger lets the writer's settings into its JSON (xfail)
+    leak: bool = False  # a writer setting the trigger pins (failed before it pinned them)
     poison: bool = False  # skene.events cannot hold it yet (issue 15 §1-2): decoder only
     generated: bool = False  # a generated column: pgoutput on PostgreSQL 15 does not send it
     own_cast: bool = False  # a type with its own cast to json, which only to_json can call
@@ -67,6 +67,7 @@ class Event:
     activity: bool
     data: str  # jsonb text
     occurred_at: str  # in UTC
+    notes: str | None = None  # what capture could not keep as it was (jsonb text)
 
 
 @dataclass
@@ -76,7 +77,6 @@ class Results:
     oracle_jsonb: dict[str, str] = field(default_factory=dict)  # to_json(row)::jsonb::text
     oracle_time: dict[str, str] = field(default_factory=dict)  # event time, as timestamptz text
     decoded: dict[tuple[str, str], str] = field(default_factory=dict)  # (id, op) -> JSON text
-    decoded_time: dict[str, str | None] = field(default_factory=dict)
     raw: dict[str, tuple[int, po.Value]] = field(default_factory=dict)  # pgoutput's type and text
     types: dict[str, Any] = field(default_factory=dict)  # the catalog, as captured_tables gives it
     events: dict[str, dict[tuple[str, str], Event]] = field(default_factory=dict)  # mode -> …
@@ -114,7 +114,9 @@ def activity_yaml(cases: list[Case], tables: dict[TableKey, str]) -> str:
         if not poison:
             out.append(f"    - table: public.{name}\n      user_id: user_id\n"
                        + ("      timestamp: v\n" if event_time else ""))
-    return "".join(out)
+    # History keeps every day: the table's event times span centuries (a top-level key, after
+    # the activity list).
+    return "".join(out) + "events: {retention: forever}\n"
 
 
 def run(pg: PgCluster, template: str, cases: list[Case], tmp: Path) -> tuple[Results, list[str]]:
@@ -151,6 +153,8 @@ def run(pg: PgCluster, template: str, cases: list[Case], tmp: Path) -> tuple[Res
         finish(url, cases, tables, res, mode)
     for mode in ("full", "minimal"):
         LogicalCapture(urls[mode], configs[mode]).drain()
+    for mode, url in urls.items():
+        consume(url, configs[mode])
     decode(urls["full"], peek_slot, cases, tables, res)
     ids = {i: c.id for i, c in enumerate(cases, 1)}
     for mode, url in urls.items():
@@ -229,7 +233,7 @@ def decode(url: str, slot: str, cases: list[Case], tables: dict[TableKey, str],
     ids = {i: c for i, c in enumerate(cases, 1)}
     with pinned(url) as conn:
         captured = conn.execute(sql.load("logical/captured_tables")).fetchall()
-        types = captured[0][5] if captured else {}
+        types = captured[0][-1] if captured else {}
         res.types = types
         rows = conn.execute(
             "SELECT data FROM pg_logical_slot_peek_binary_changes(%s, NULL, NULL, "
@@ -241,7 +245,8 @@ def decode(url: str, slot: str, cases: list[Case], tables: dict[TableKey, str],
         if isinstance(msg, po.Relation):
             key = by_table[msg.qualified]
             mappers[msg.oid] = RelationMapper(msg, TableSpec(
-                msg.qualified, "activity", "user_id", "v" if key[1] else None, None, types))
+                msg.qualified, "activity", "user_id", "v" if key[1] else None, None,
+                types=types))
         elif isinstance(msg, po.Insert | po.Delete):
             mapper = mappers[msg.relation.oid]
             values = msg.new if isinstance(msg, po.Insert) else msg.old
@@ -250,7 +255,6 @@ def decode(url: str, slot: str, cases: list[Case], tables: dict[TableKey, str],
             c = ids[row["id"]]
             res.decoded[c.id, op] = mapper.row_json(values)
             if op == "insert":
-                res.decoded_time[c.id] = mapper.render(op, values).occurred_at
                 if len(values) > 2:  # a generated column is not sent
                     res.raw[c.id] = msg.relation.columns[2].type_oid, values[2]
 
@@ -260,9 +264,9 @@ def collect(url: str, ids: dict[int, str]) -> dict[tuple[str, str], Event]:
         conn.execute(UTC)
         rows = conn.execute(
             "SELECT (data ->> 'id')::int, op, user_id, event, activity, data::text, "
-            "occurred_at::text FROM skene.events WHERE table_name ~ '^public\\.p[0-9]+$'"
-        ).fetchall()
-    return {(ids[r[0]], r[1]): Event(r[2], r[3], r[4], r[5], r[6]) for r in rows}
+            "occurred_at::text, notes::text FROM skene.events "
+            "WHERE table_name ~ '^public\\.p[0-9]+$'").fetchall()
+    return {(ids[r[0]], r[1]): Event(r[2], r[3], r[4], r[5], r[6], r[7]) for r in rows}
 
 
 def collect_toast(url: str) -> list[tuple[str, str]]:
@@ -292,3 +296,10 @@ def without(jsonb_text: str, key: str) -> dict[str, Any]:
 
 def parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text)
+
+
+def calendar_time(text: str) -> bool:
+    """A time an event can be said to happen at (skene.event_time): not BC, not infinite, a
+    4-digit year."""
+    return text[:1].isdigit() and len(text.split("-", 1)[0]) == 4 and not text.endswith(" BC") \
+        and not text.startswith("0000")
