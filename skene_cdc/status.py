@@ -41,6 +41,7 @@ SECTIONS: dict[str, Section] = {
     "delivery_errors": lambda c: c.execute(sql.load("email/status_delivery_errors")).fetchall(),
     "errors": errors_section,
     "freemium": lambda c: c.execute(sql.load("freemium/status")).fetchall(),
+    "stripe_unknown_users": lambda c: c.execute(sql.load("billing/status_unknown_users")).fetchall(),
     "replication": replication_section,
 }
 

@@ -13,7 +13,7 @@ import httpx
 import psycopg
 import pytest
 
-from skene_cdc.billing.events import plan_change
+from skene_cdc.billing.objects import EventReader, Facts
 from skene_cdc.billing.webhook import StripeWebhookApp
 from skene_cdc.config import Config
 from tests.conftest import cli_env, scalar, write_config
@@ -50,32 +50,40 @@ def users(db_url: str) -> str:
     return db_url
 
 
-def test_event_types_map_to_plans() -> None:
-    def change(kind: str, obj: dict[str, object]) -> tuple[object, object]:
-        c = plan_change(json.loads(stripe_event(kind, obj)))
-        assert c is not None
-        return c.plan, c.status
+def test_what_each_event_type_says() -> None:
+    """Events become subscription states (the plan is derived from them, in SQL); checkout and
+    invoices stand in for a subscription only when money was paid."""
+    reader = EventReader("metadata.user_id")
 
-    assert change("customer.subscription.created", subscription("1")) == ("paid", "active")
-    assert change("customer.subscription.updated", subscription("1", status="trialing")) == \
-        ("paid", "trialing")
-    assert change("customer.subscription.updated", subscription("1", status="unpaid")) == \
-        ("free", "unpaid")
-    assert change("customer.subscription.created", subscription("1", amount=0)) == \
-        ("free", "active")  # a $0 price is Stripe-managed free tier
-    assert change("customer.subscription.deleted", subscription("1", status="canceled")) == \
-        ("free", "canceled")
-    assert change("checkout.session.completed",
-                  {"mode": "subscription", "status": "complete", "payment_status": "paid",
-                   "customer": "c", "subscription": "s"}) == ("paid", "active")
-    assert change("checkout.session.completed",
-                  {"mode": "payment", "payment_status": "paid"}) == (None, None)
-    assert change("invoice.paid", {"customer": "c", "subscription": "s", "amount_paid": 1900}) \
-        == ("paid", "active")
-    assert change("invoice.paid", {"customer": "c", "amount_paid": 1900,
-                                   "parent": {"subscription_details": {"subscription": "s"}}}) \
-        == ("paid", "active")
-    assert plan_change(json.loads(stripe_event("charge.refunded", {}))) is None
+    def says(kind: str, obj: dict[str, object]) -> list[tuple[object, ...]]:
+        facts = reader.read(json.loads(stripe_event(kind, obj)))
+        return [(s.status, s.priced, s.source, s.final) for s in facts.states]
+
+    sub = "customer.subscription."
+    assert says(sub + "created", subscription("1")) == [("active", True, "subscription", False)]
+    assert says(sub + "updated", subscription("1", status="trialing")) == \
+        [("trialing", True, "subscription", False)]
+    assert says(sub + "updated", subscription("1", status="unpaid"))[0][0] == "unpaid"
+    # A subscription whose every price is 0 is a free plan kept in Stripe.
+    assert says(sub + "created", subscription("1", amount=0))[0][1] is False
+    deleted = {k: v for k, v in subscription("1").items() if k != "status"}
+    assert says(sub + "deleted", deleted) == [("canceled", True, "subscription", True)]
+    checkout = {"mode": "subscription", "status": "complete", "payment_status": "paid",
+                "customer": "c", "subscription": "s", "amount_total": 1900}
+    assert says("checkout.session.completed", checkout) == [("active", True, "checkout", False)]
+    assert says("checkout.session.completed", {**checkout, "amount_total": 0,
+                                               "payment_status": "no_payment_required"}) == []
+    assert says("checkout.session.completed", {"mode": "payment", "payment_status": "paid"}) == []
+    assert says("invoice.paid", {"customer": "c", "subscription": "s", "amount_paid": 1900}) == \
+        [("active", True, "invoice", False)]
+    basil = {"customer": "c", "amount_paid": 1900,
+             "parent": {"subscription_details": {"subscription": "s",
+                                                 "metadata": {"user_id": "7"}}}}
+    facts = reader.read(json.loads(stripe_event("invoice.paid", basil)))
+    assert [(s.id, s.user_ref) for s in facts.states] == [("s", "7")]
+    assert [(ln.customer, ln.user_ref) for ln in facts.links] == [("c", "7")]
+    assert says("invoice.paid", {"customer": "c", "subscription": "s", "amount_paid": 0}) == []
+    assert reader.read(json.loads(stripe_event("charge.refunded", {}))) == Facts()
 
 
 def test_customer_id_and_invoice_and_order(users: str, cfg: Config) -> None:

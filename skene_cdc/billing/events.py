@@ -1,6 +1,12 @@
-"""What a verified Stripe event does: record it once in skene.events (source 'stripe', external_id
-= the event id), update skene.user_plans (so skene.users.plan and the gate's plan cache follow),
-and credit a free -> paid change to the freemium prompt that preceded it."""
+"""What a verified Stripe event does, in one transaction: keep it once (skene.stripe_events),
+store the subscription states and customer links it carries, then derive the plan of every
+user whose subscriptions it touched from all of their subscriptions, into skene.user_plans (so
+skene.users.plan and the gate's plan cache follow), crediting a free -> paid change to the
+freemium prompt that preceded it.
+
+Deriving instead of applying "the last event's verdict" is what makes the delivery order not
+matter: each subscription keeps its newest state by an ordering key, and the plan is a function
+of the set of states (docs/freemium.md, "Stripe")."""
 
 from __future__ import annotations
 
@@ -10,32 +16,19 @@ from typing import Any
 
 import psycopg
 import redis
-from psycopg import sql as pgsql
-from psycopg.types.json import Jsonb
 
 from skene_cdc import sql
+from skene_cdc.billing import store
+from skene_cdc.billing.objects import EventReader, Facts, Fetched, Link
+from skene_cdc.billing.users import CUSTOMER_COLUMN, UserDirectory
 from skene_cdc.config import Config
-from skene_cdc.config.types import split_table
 from skene_cdc.db import Row
 from skene_cdc.freemium import plans
 from skene_cdc.freemium.meter import redis_config
 
+__all__ = ["CUSTOMER_COLUMN", "Outcome", "StripeProcessor"]
+
 log = logging.getLogger("skene.stripe")
-
-CUSTOMER_COLUMN = "app.users.stripe_customer_id"
-PAID_STATUSES = {"active", "trialing", "past_due"}
-HANDLED = {"customer.subscription.created", "customer.subscription.updated",
-           "customer.subscription.deleted", "checkout.session.completed", "invoice.paid"}
-
-
-@dataclass
-class PlanChange:
-    plan: str | None          # 'paid' | 'free' | None (the event changes no plan)
-    status: str | None
-    customer: str | None
-    subscription: str | None
-    anchor: int | None = None
-    period_end: int | None = None
 
 
 @dataclass
@@ -45,159 +38,118 @@ class Outcome:
     duplicate: bool = False
     user_id: str | None = None
     plan: str | None = None
-    stale: bool = False
+    stale: bool = False       # the event's subscription state was older than the stored one
     converted: int | None = None  # the enrolment credited with the conversion
+    unknown_user: str | None = None  # the event names this user, who does not exist
 
     def as_json(self) -> dict[str, Any]:
         return {"received": True, "id": self.event_id, "type": self.type,
                 "duplicate": self.duplicate, "user_id": self.user_id, "plan": self.plan,
-                "stale": self.stale, "converted_enrolment": self.converted}
-
-
-def _get(obj: Any, path: str) -> Any:
-    for part in path.split("."):
-        if not isinstance(obj, dict):
-            return None
-        obj = obj.get(part)
-    return obj
-
-
-def _id(value: Any) -> str | None:
-    """Stripe fields are ids, or expanded objects with an id."""
-    if isinstance(value, dict):
-        value = value.get("id")
-    return str(value) if value else None
-
-
-def _subscription_of_invoice(obj: dict[str, Any]) -> str | None:
-    return _id(obj.get("subscription")) or _id(_get(obj, "parent.subscription_details.subscription"))
-
-
-def plan_change(event: dict[str, Any]) -> PlanChange | None:
-    obj = _get(event, "data.object") or {}
-    kind = event.get("type")
-    customer = _id(obj.get("customer"))
-    if kind in ("customer.subscription.created", "customer.subscription.updated"):
-        status = obj.get("status")
-        items = _get(obj, "items.data") or []
-        # A subscription whose every price is 0 is a free plan kept in Stripe.
-        amounts = [_get(i, "price.unit_amount") for i in items if isinstance(i, dict)]
-        free_price = bool(amounts) and all(a == 0 for a in amounts)
-        paid = status in PAID_STATUSES and not free_price
-        period_end = obj.get("current_period_end") or (
-            _get(items[0], "current_period_end") if items and isinstance(items[0], dict) else None)
-        return PlanChange("paid" if paid else "free", status, customer, _id(obj.get("id")),
-                          obj.get("billing_cycle_anchor"), period_end)
-    if kind == "customer.subscription.deleted":
-        return PlanChange("free", obj.get("status") or "canceled", customer, _id(obj.get("id")),
-                          obj.get("billing_cycle_anchor"))
-    if kind == "checkout.session.completed":
-        paid = (obj.get("mode") == "subscription" and obj.get("status", "complete") == "complete"
-                and obj.get("payment_status") in ("paid", "no_payment_required"))
-        return PlanChange("paid" if paid else None, "active" if paid else None, customer,
-                          _id(obj.get("subscription")))
-    if kind == "invoice.paid":
-        subscription = _subscription_of_invoice(obj)
-        paid = bool(subscription) and (obj.get("amount_paid") or 0) > 0
-        return PlanChange("paid" if paid else None, "active" if paid else None, customer,
-                          subscription)
-    return None
+                "stale": self.stale, "converted_enrolment": self.converted,
+                "unknown_user": self.unknown_user}
 
 
 class StripeProcessor:
     def __init__(self, config: Config, redis_client: redis.Redis | None = None) -> None:
         if config.stripe is None:
             raise ValueError("config has no stripe section")
-        self.config = config
         self.stripe = config.stripe
+        self.users = UserDirectory(config)
+        column_only = self.stripe.user_id_from == CUSTOMER_COLUMN
+        self.reader = EventReader(None if column_only else self.stripe.user_id_from)
         self.redis = redis_client
         self.prefix = redis_config(config).key_prefix
         self.loops = [lp.name for lp in config.loops if lp.type == "freemium"]
 
-    def process(self, conn: psycopg.Connection[Row], event: dict[str, Any]) -> Outcome:
-        """One transaction: record (or recognise a duplicate), apply, attribute."""
-        out = Outcome(str(event.get("id")), str(event.get("type")))
-        change = plan_change(event)
+    def process(self, conn: psycopg.Connection[Row], event: dict[str, Any],
+                fetched: Fetched | None = None) -> Outcome:
+        # Read first: a malformed object raises MalformedEvent before anything is written.
+        facts = self.reader.read(event, fetched)
+        out = Outcome(event["id"], event["type"])
         with conn.transaction():
-            user_id = self.user_id(conn, event, change)
-            row = conn.execute(sql.load("billing/record_event"), {
-                "user_id": user_id, "type": out.type, "created": event.get("created") or 0,
-                "data": Jsonb(event), "event_id": out.event_id}).fetchone()
-            if row is None:
+            store.lock(conn)
+            if not store.record_stripe_event(conn, event):
                 out.duplicate = True
                 return out
-            out.user_id = user_id
-            if change is None:
-                return out
-            if user_id is None:
-                log.warning("stripe: %s %s names no user we know (user_id_from: %s, customer "
-                            "%s); recorded, plan unchanged", out.type, out.event_id,
-                            self.stripe.user_id_from, change.customer)
-                return out
-            self.apply(conn, out, event, change, user_id)
+            before = store.owners(conn, facts.subscriptions, facts.customers)
+            for state in facts.states:
+                if not store.store_state(conn, state, out.event_id):
+                    out.stale = True
+            for link in facts.links + self.column_links(conn, facts):
+                store.link_customer(conn, link, event["created"], out.event_id)
+            after = store.owners(conn, facts.subscriptions, facts.customers)
+            primary = _primary(after, facts)
+            # Everyone who owned or owns what the event touched: a link that moved a customer
+            # changes two users' plans.
+            for ref in sorted({r["user_ref"] for r in before + after if r["user_ref"]}):
+                self.settle(conn, out, event, ref, primary=ref == primary)
+            store.set_event_user(conn, out.event_id, out.user_id)
+            store.record_activity(conn, event, out.user_id)
         return out
 
-    def apply(self, conn: psycopg.Connection[Row], out: Outcome, event: dict[str, Any],
-              change: PlanChange, user_id: str) -> None:
-        before = conn.execute(sql.load("billing/lock_plan"), {"user_id": user_id}).fetchone()
-        old_plan = before["plan"] if before else "free"
-        row = conn.execute(sql.load("billing/upsert_plan"), {
-            "user_id": user_id, "plan": change.plan, "customer": change.customer,
-            "subscription": change.subscription, "status": change.status,
-            "anchor": change.anchor, "period_end": change.period_end,
-            "event_id": out.event_id, "created": event.get("created") or 0}).fetchone()
-        if row is None:
-            out.stale = True  # a newer event already set this user's plan
+    def column_links(self, conn: psycopg.Connection[Row], facts: Facts) -> list[Link]:
+        links = []
+        for customer in facts.customers:
+            owner = self.users.customer_owner(conn, customer)
+            if owner is not None:
+                links.append(Link(customer, owner, "users_column"))
+        return links
+
+    def settle(self, conn: psycopg.Connection[Row], out: Outcome, event: dict[str, Any],
+               ref: str, *, primary: bool) -> None:
+        """Derive and store the plan of the user `ref` names, or record that it names none."""
+        user_id, reason = self.users.resolve(conn, ref)
+        if user_id is None:
+            store.record_unknown(conn, ref, reason, out.event_id)
+            log.warning("stripe: %s (%s) names user %r, but %s: recorded in "
+                        "skene.stripe_unknown_users, no plan given", out.event_id, out.type, ref,
+                        reason)
+            if primary:
+                out.unknown_user = ref
             return
-        out.plan = row["plan"]
-        if old_plan != "paid" and row["plan"] == "paid" and self.loops:
-            window = self.stripe.conversion_window
-            hit = conn.execute(sql.load("billing/convert"), {
-                "event_id": out.event_id, "loops": self.loops, "user_id": user_id,
-                "window": window}).fetchone()
-            out.converted = int(hit["id"]) if hit else None
-        # Inside the row lock, so concurrent webhooks write the cache in commit order. Best
+        store.forget_unknown(conn, ref)
+        before = store.lock_plan(conn, user_id)
+        derived = store.derive(conn, user_id)
+        if derived is None:
+            if before is None or before["stripe_event_id"] is None:
+                # No subscription, and no plan Stripe set (none, or one the app set by hand).
+                if primary:
+                    out.user_id, out.plan = user_id, before["plan"] if before else "free"
+                return
+            derived = {"plan": "free", "customer": store.user_customer(conn, user_id)}
+        row = store.write_plan(conn, user_id, derived, event)
+        converted = None
+        if (before["plan"] if before else "free") != "paid" and row["plan"] == "paid":
+            converted = self.convert(conn, out.event_id, user_id)
+        self.cache(user_id, row)
+        if primary:
+            out.user_id, out.plan, out.converted = user_id, row["plan"], converted
+
+    def convert(self, conn: psycopg.Connection[Row], event_id: str, user_id: str) -> int | None:
+        if not self.loops:
+            return None
+        hit = conn.execute(sql.load("billing/convert"), {
+            "event_id": event_id, "loops": self.loops, "user_id": user_id,
+            "window": self.stripe.conversion_window}).fetchone()
+        return int(hit["id"]) if hit else None
+
+    def cache(self, user_id: str, row: Row) -> None:
+        # Inside the billing lock, so concurrent webhooks write the cache in commit order. Best
         # effort: the listener re-syncs the cache from skene.user_plans if this write is lost.
-        if self.redis is not None:
-            try:
-                plans.write_plan(self.redis, self.prefix, user_id, row["plan"], row["status"],
-                                 row["anchor"])
-            except redis.RedisError as exc:
-                log.warning("stripe: plan cache not updated for user %s (%s); the listener "
-                            "will copy it from skene.user_plans", user_id, exc)
+        if self.redis is None:
+            return
+        try:
+            plans.write_plan(self.redis, self.prefix, user_id, row["plan"], row["status"],
+                             row["anchor"])
+        except redis.RedisError as exc:
+            log.warning("stripe: plan cache not updated for user %s (%s); the listener "
+                        "will copy it from skene.user_plans", user_id, exc)
 
-    # -- which user -------------------------------------------------------------------------
 
-    def user_id(self, conn: psycopg.Connection[Row], event: dict[str, Any],
-                change: PlanChange | None) -> str | None:
-        obj = _get(event, "data.object") or {}
-        source = self.stripe.user_id_from
-        customer = change.customer if change else _id(obj.get("customer"))
-        if source != CUSTOMER_COLUMN:
-            # The path on the object itself, then where Stripe copies subscription metadata.
-            for base in (obj, obj.get("subscription_details"),
-                         _get(obj, "parent.subscription_details")):
-                value = _get(base, source) if isinstance(base, dict) else None
-                if value not in (None, ""):
-                    return str(value)
-            if event.get("type") == "checkout.session.completed" and obj.get("client_reference_id"):
-                return str(obj["client_reference_id"])
-        if not customer:
-            return None
-        row = conn.execute(sql.load("billing/user_by_customer"), {"customer": customer}).fetchone()
-        if row:
-            return str(row["user_id"])
-        return self.user_by_column(conn, customer)
-
-    def user_by_column(self, conn: psycopg.Connection[Row], customer: str) -> str | None:
-        users = self.config.app.users
-        if not users.stripe_customer_id:
-            return None
-        schema, table = split_table(users.table)
-        name = pgsql.Identifier(schema, table) if schema else pgsql.Identifier(table)
-        query = pgsql.SQL(sql.load("billing/user_by_customer_column")).format(
-            id=pgsql.Identifier(users.id), table=name,
-            column=pgsql.Identifier(users.stripe_customer_id))
-        row = conn.execute(query, {"customer": customer}).fetchone()
-        return str(row["user_id"]) if row else None
-
+def _primary(owners: list[Row], facts: Facts) -> str | None:
+    """The user the event is about: its subscription's owner, else its customer's."""
+    owner: dict[tuple[str, str], str | None] = {(r["kind"], r["id"]): r["user_ref"]
+                                                for r in owners}
+    keys = [("subscription", s) for s in facts.subscriptions] + [
+        ("customer", c) for c in facts.customers]
+    return next((ref for key in keys if (ref := owner.get(key))), None)

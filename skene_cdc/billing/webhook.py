@@ -4,8 +4,10 @@ your own app:
     app.mount("/stripe", stripe_webhook_app("skene.yaml"))      # POST /stripe/webhook
 
 Routes (relative to where it is mounted): POST /webhook and POST /stripe/webhook, GET /healthz.
-The body is verified with `stripe.Webhook.construct_event` against `stripe.webhook_secret`
-before anything is read from it; a bad or stale signature answers 400 and changes nothing."""
+The body's signature is verified (`stripe.WebhookSignature.verify_header`, against
+`stripe.webhook_secret`, with the timestamp within the tolerance both ways) before anything is
+read from it; then it must be a Stripe event skene can use (billing/payload.py). Either failing
+answers 400 with the reason and changes nothing."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import asyncio
 import json
 import logging
 import os
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Any
@@ -21,6 +24,10 @@ import psycopg
 import stripe
 
 from skene_cdc.billing.events import Outcome, StripeProcessor
+from skene_cdc.billing.objects import Fetched
+from skene_cdc.billing.payload import MalformedEvent, parse_text
+from skene_cdc.billing.refetch import Refetcher
+from skene_cdc.billing.users import check_stripe_config
 from skene_cdc.config import Config, load_config
 from skene_cdc.db import connect, require_schema
 from skene_cdc.errors import ConfigError, SkeneError
@@ -46,6 +53,7 @@ class StripeWebhookApp:
         if not config.stripe.webhook_secret:
             raise ConfigError("stripe.webhook_secret is empty", where=config.where("stripe"),
                               hint="Set it to the endpoint's signing secret (whsec_...)")
+        check_stripe_config(config)
         self.config = config
         self.secret = config.stripe.webhook_secret
         self.database_url = database_url
@@ -56,6 +64,8 @@ class StripeWebhookApp:
         self.redis = (meter_client(redis_url or rc.url, timeout)
                       if redis_url or config.redis or build_rules(config) else None)
         self.processor = StripeProcessor(config, self.redis)
+        self.refetcher = (Refetcher(config.stripe.api_key)
+                          if config.stripe.refetch and config.stripe.api_key else None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -82,20 +92,33 @@ class StripeWebhookApp:
         await _respond(send, status, payload)
 
     def handle(self, body: bytes, signature: str | None) -> tuple[int, dict[str, Any]]:
-        """Verify, then process. 400: not from Stripe (nothing changed). 500: try again later."""
+        """Verify, read, process. 400: not from Stripe, or not an event skene can use (nothing
+        changed; the reason is in the answer). 500: try again later."""
         try:
-            stripe.Webhook.construct_event(body, signature, self.secret, tolerance=self.tolerance)
-            event = json.loads(body)
-        except (stripe.SignatureVerificationError, ValueError) as exc:
-            log.warning("stripe: rejected a webhook: %s", str(exc).split(".")[0])
-            return 400, {"error": "invalid signature or payload"}
-        if not isinstance(event, dict) or not event.get("id") or not event.get("type"):
-            return 400, {"error": "not a Stripe event"}
+            event = self.verify(body, signature)
+        except Refused as exc:
+            log.warning("stripe: refused a webhook: %s", exc.reason)
+            return 400, {"error": exc.reason}
+        except MalformedEvent as exc:
+            return self.malformed(exc.reason)
         try:
-            outcome = self.process(event)
+            fetched = (self.refetcher.fetch(self.processor.reader, event)
+                       if self.refetcher else None)
+            outcome = self.process(event, fetched)
+        except MalformedEvent as exc:
+            return self.malformed(exc.reason, event)
+        except psycopg.DataError as exc:
+            # A value PostgreSQL refuses will be refused on every retry too.
+            return self.malformed(f"the database refused a value in it ({_first_line(exc)})",
+                                  event)
         except (psycopg.Error, SkeneError) as exc:
             # Stripe retries non-2xx answers for days; the event is recorded only on success.
-            log.error("stripe: could not process %s: %s", event.get("id"), exc)
+            log.error("stripe: could not process %s: %s", event["id"], _first_line(exc))
+            return 500, {"error": "could not process the event; it will be retried"}
+        except Exception as exc:  # a bug: one line in the log, the traceback with SKENE_DEBUG=1
+            log.error("stripe: could not process %s: %s: %s (set SKENE_DEBUG=1 for the "
+                      "traceback)", event["id"], type(exc).__name__, _first_line(exc),
+                      exc_info=bool(os.environ.get("SKENE_DEBUG")))
             return 500, {"error": "could not process the event; it will be retried"}
         if not outcome.duplicate:
             log.info("stripe: %s %s user=%s plan=%s%s", outcome.type, outcome.event_id,
@@ -103,9 +126,38 @@ class StripeWebhookApp:
                      f" converted enrolment {outcome.converted}" if outcome.converted else "")
         return 200, outcome.as_json()
 
-    def process(self, event: dict[str, Any]) -> Outcome:
+    def verify(self, body: bytes, signature: str | None) -> dict[str, Any]:
+        """The event in a body Stripe signed within the tolerance, either way: Stripe's SDK
+        only refuses old timestamps, and a timestamp far in the future would make a captured
+        request replayable for that long."""
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise MalformedEvent("the body is not UTF-8 text") from None
+        try:
+            stripe.WebhookSignature.verify_header(text, signature, self.secret, tolerance=None)
+        except stripe.SignatureVerificationError as exc:
+            raise Refused(f"invalid Stripe-Signature ({str(exc).split('.')[0]})") from None
+        try:
+            skew = _signed_at(signature or "") - int(time.time())
+        except ValueError:
+            raise Refused("invalid Stripe-Signature (its timestamp is not a number)") from None
+        if abs(skew) > self.tolerance:
+            when = "in the future" if skew > 0 else "in the past"
+            raise Refused(f"the signature timestamp is {abs(skew)} s {when}, outside the "
+                          f"{self.tolerance} s tolerance (a replay, or this server's clock is "
+                          "wrong)")
+        return parse_text(text)
+
+    def malformed(self, reason: str, event: dict[str, Any] | None = None
+                  ) -> tuple[int, dict[str, Any]]:
+        what = f"{event['type']} {event['id']}" if event else "a signed webhook"
+        log.warning("stripe: refused %s: %s", what, reason)
+        return 400, {"error": f"malformed event: {reason}"}
+
+    def process(self, event: dict[str, Any], fetched: Fetched | None = None) -> Outcome:
         with connect(self.database_url) as conn:
-            return self.processor.process(conn, event)
+            return self.processor.process(conn, event, fetched)
 
     def close(self) -> None:
         if self.redis is not None:
@@ -126,6 +178,28 @@ def stripe_webhook_app(config: Config | str | os.PathLike[str] | None = None,
     with connect(url) as conn:
         require_schema(conn)
     return StripeWebhookApp(cfg, url, redis_url=redis_url)
+
+
+class Refused(Exception):
+    """Not (provably) from Stripe: a bad signature, or a timestamp outside the tolerance."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _signed_at(header: str) -> int:
+    """The header's `t=`, read as Stripe's SDK reads it (it has verified the header by now)."""
+    for item in header.split(","):
+        parts = item.split("=", 2)
+        if parts[0] == "t" and len(parts) > 1:
+            return int(parts[1])
+    return 0
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _route_path(scope: Scope) -> str:

@@ -105,11 +105,14 @@ class Email(Strict):
 
 class Stripe(Strict):
     webhook_secret: str
-    # A dotted path in the Stripe object (`metadata.user_id`, `client_reference_id`), or
-    # `app.users.stripe_customer_id`: find the user by the customer id column of the users table.
+    # Where Stripe objects name the app's user: `metadata.<key>`, `client_reference_id`, or
+    # `app.users.stripe_customer_id` (the users table's customer column). `check` refuses others.
     user_id_from: str = Field(default="metadata.user_id",
                               pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
     api_key: str | None = None
+    # Re-read each event's subscription/customer from Stripe's API (needs api_key) and store that
+    # current state rather than the event's snapshot.
+    refetch: bool = False
     # A free -> paid change this soon after an upgrade prompt is that prompt's conversion.
     conversion_window: Duration = timedelta(days=30)
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import redis
 
-from skene_cdc.billing.events import CUSTOMER_COLUMN
+from skene_cdc.billing.users import CUSTOMER_COLUMN, USER_ID_FROM_FIX, user_id_from_problem
 from skene_cdc.checks import CheckContext, Problem, register
 from skene_cdc.config.loops import BlockAction
 from skene_cdc.errors import ConfigError
@@ -88,10 +88,15 @@ def check_stripe(ctx: CheckContext) -> Iterator[Problem]:
                       "warning")
     source = st.user_id_from
     src_where = cfg.where("stripe", "user_id_from")
-    if source == CUSTOMER_COLUMN and not cfg.app.users.stripe_customer_id:
+    problem = user_id_from_problem(source)
+    if problem:
+        yield Problem(src_where, problem, USER_ID_FROM_FIX)
+    elif source == CUSTOMER_COLUMN and not cfg.app.users.stripe_customer_id:
         yield Problem(src_where, f"user_id_from is {CUSTOMER_COLUMN} but app.users has no "
                       "stripe_customer_id column configured",
                       "add `stripe_customer_id: <column>` under app.users")
-    elif source.startswith("app.") and source != CUSTOMER_COLUMN:
-        yield Problem(src_where, f"user_id_from {source!r}: the only app column it can name is "
-                      f"{CUSTOMER_COLUMN}", "use metadata.user_id or " + CUSTOMER_COLUMN)
+    if st.refetch and not st.api_key:
+        yield Problem(cfg.where("stripe", "refetch"), "stripe.refetch re-reads objects from "
+                      "Stripe's API, which needs stripe.api_key",
+                      "set `api_key: ${STRIPE_API_KEY}` (a restricted key that can read "
+                      "Customers and Subscriptions is enough), or remove refetch")

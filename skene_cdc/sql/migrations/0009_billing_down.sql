@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS skene.stripe_unknown_users, skene.stripe_customers,
+    skene.stripe_subscriptions, skene.stripe_events;
