@@ -89,3 +89,23 @@ def privileges(ctx: CheckContext) -> Iterator[Problem]:
         if not r["can_select"]:
             yield Problem(where, f"role {user} cannot read {r['table_name']}",
                           f"GRANT SELECT ON {r['table_name']} TO \"{user}\"")
+
+
+@register
+def capture_role(ctx: CheckContext) -> Iterator[Problem]:
+    """The trigger runs as the capture role, which may only append to skene's queue; no skene
+    function may run with a superuser's rights."""
+    if ctx.conn is None or not schema_installed(ctx.conn):
+        return
+    from skene_cdc.migrations.roles import CaptureRoleState, superuser_definers
+
+    state = CaptureRoleState.read(ctx.conn, ctx.config.roles.capture)
+    for message in state.problems():
+        yield Problem("database", message,
+                      f"run `skene-cdc migrate` (as a superuser or a role with CREATEROLE) to "
+                      f"put the capture role {ctx.config.roles.capture} back in place")
+    for fn in superuser_definers(ctx.conn):
+        yield Problem("database", f"{fn} is SECURITY DEFINER and owned by a superuser: app code "
+                                  "it reaches (a cast to json) would run as superuser",
+                      f"ALTER FUNCTION {fn.split(' (')[0]} OWNER TO "
+                      f"{ctx.config.roles.capture}; or run `skene-cdc migrate`")

@@ -14,6 +14,7 @@ from psycopg import sql as pgsql
 from skene_cdc import sql
 from skene_cdc.config import Config
 from skene_cdc.db import Row
+from skene_cdc.errors import PrerequisiteError
 from skene_cdc.migrations.capture import CaptureSpec, Plan
 
 
@@ -48,6 +49,24 @@ class CaptureRoleState:
         if self.public_execute:
             out.append("PUBLIC may execute a function in schema skene")
         return out
+
+
+def superuser_definers(conn: psycopg.Connection[Row]) -> list[str]:
+    """skene functions that would run app code with superuser rights (must be none)."""
+    return [f"{r['function']} (owner {r['owner']})"
+            for r in conn.execute(sql.load("roles/definers"))]
+
+
+def verify(conn: psycopg.Connection[Row], config: Config) -> None:
+    """After `migrate`: refuse to leave a superuser-owned definer function behind."""
+    bad = superuser_definers(conn)
+    conn.commit()
+    if bad:
+        raise PrerequisiteError(
+            "skene would leave SECURITY DEFINER functions owned by a superuser: "
+            + ", ".join(bad),
+            hint=f"They must belong to the capture role {config.roles.capture}; run "
+                 "`skene-cdc migrate` again as a superuser or a role with CREATEROLE")
 
 
 def plan_capture_role(conn: psycopg.Connection[Row], config: Config,

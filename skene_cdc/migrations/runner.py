@@ -16,7 +16,7 @@ from skene_cdc import sql
 from skene_cdc.config import Config
 from skene_cdc.db import connect, schema_installed, sqlalchemy_url
 from skene_cdc.listener.history import History, retention
-from skene_cdc.migrations import capture, legacy
+from skene_cdc.migrations import capture, legacy, roles
 from skene_cdc.migrations import logical as _logical  # noqa: F401  (registers its planner)
 
 HERE = Path(__file__).parent
@@ -70,6 +70,7 @@ def migrate(url: str, config: Config, on_step: capture.StepCallback | None = Non
             labels.insert(0, f"{moved:,} events moved into the partitioned history")
         plan = capture.plan_sync(conn, config, installed=True)
         capture.apply(conn, plan, on_step)
+        roles.verify(conn, config)
     return MigrateResult(before, current_revision(url), plan.labels() + labels)
 
 
