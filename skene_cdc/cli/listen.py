@@ -23,4 +23,5 @@ def listen(ctx: Ctx, once: bool) -> None:
         done = runner.drain_once(services)
         click.echo(", ".join(f"{name}: {n}" for name, n in done.items()))
         return
-    runner.run_forever(services)
+    if not runner.run_forever(services):
+        raise SystemExit(1)

@@ -68,6 +68,7 @@ def _register() -> None:
         loops,
         migrate,
         preview,
+        quarantine,
         report,
         serve,
         status,

@@ -83,7 +83,7 @@ def read(conn: psycopg.Connection[Row], window: Window, history: History, limit:
         with conn.transaction():
             rows = conn.execute(consume.format(source=window_sql("::jsonb", bool(skip))),
                                 params).fetchall()
-    except psycopg.errors.DataException:
+    except psycopg.DataError:
         # A value jsonb refuses ('\u0000', a number past numeric's range): read the rows as
         # text, repair them, and consume the repaired copies. Rare, so done row by row here.
         raw = conn.execute(window_sql("::text", bool(skip)), params).fetchall()

@@ -113,7 +113,8 @@ class EventConsumer:
     def _quarantine(self, conn: psycopg.Connection[Row], window: Window,
                     skip: int) -> frozenset[tuple[int, int]]:
         keys = read_keys(conn, window, skip)
-        error = first_line(self._error) if self._error else "failed alone"
+        error = (f"{type(self._error).__name__}: {first_line(self._error)}" if self._error
+                 else "failed alone")
         for txid, seq in keys:
             conn.execute(sql.load("listener/quarantine"), {"cursor": self.cursor,
                                                            "txid": str(txid), "seq": seq,

@@ -4,11 +4,13 @@ SIGTERM/SIGINT, or drain them once in pipeline order with `--once`."""
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 from types import FrameType
 
 from skene_cdc.config import Config
+from skene_cdc.errors import first_line
 from skene_cdc.freemium.services import redis_services
 from skene_cdc.handlers import build_handlers
 from skene_cdc.handlers.email.sender import Sender
@@ -36,12 +38,24 @@ def build_services(url: str, config: Config) -> list[Service]:
     return services
 
 
+def _guarded(service: Service, stop: threading.Event) -> None:
+    """A service that dies says why in one line (the traceback only with SKENE_DEBUG=1)."""
+    try:
+        service.run(stop)
+    except Exception as exc:
+        log.error("%s: stopped by an error: %s: %s", service.name, type(exc).__name__,
+                  first_line(exc), exc_info=bool(os.environ.get("SKENE_DEBUG")))
+
+
 def drain_once(services: list[Service]) -> dict[str, int]:
     return {s.name: s.drain() for s in services}
 
 
-def run_forever(services: list[Service], stop: threading.Event | None = None) -> None:
+def run_forever(services: list[Service], stop: threading.Event | None = None) -> bool:
+    """Run until SIGTERM/SIGINT (True) or until a service stops by itself (False: the caller
+    exits non-zero, so a supervisor restarts it and an operator sees it)."""
     stop = stop or threading.Event()
+    failed = False
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         log.info("received %s; finishing the current batch", signal.Signals(signum).name)
@@ -50,7 +64,7 @@ def run_forever(services: list[Service], stop: threading.Event | None = None) ->
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
-    threads = [threading.Thread(target=s.run, args=(stop,), name=f"skene-{s.name}")
+    threads = [threading.Thread(target=_guarded, args=(s, stop), name=f"skene-{s.name}")
                for s in services]
     for t in threads:
         t.start()
@@ -60,10 +74,14 @@ def run_forever(services: list[Service], stop: threading.Event | None = None) ->
             for t in threads:
                 t.join(timeout=0.5)
             if not stop.is_set() and not all(t.is_alive() for t in threads):
-                log.error("a service stopped unexpectedly; shutting down the others")
+                dead = [t.name for t in threads if not t.is_alive()]
+                log.error("%s stopped unexpectedly; shutting down the others",
+                          ", ".join(dead))
+                failed = True
                 stop.set()
     finally:
         stop.set()
         for t in threads:
             t.join()
     log.info("stopped")
+    return not failed
