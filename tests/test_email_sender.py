@@ -265,6 +265,30 @@ def test_lease_expired_row_is_retried_with_the_same_key(
     assert row["provider_message_id"] == fake_resend.emails[0]["id"]
 
 
+def test_a_dead_senders_claim_is_taken_over_at_once(
+        db_url: str, tmp_path: Path, fake_resend: FakeResend) -> None:
+    """kill -9 mid-send leaves rows 'sending' under a 5-minute lease; the sender's session lock
+    is gone with its connection, and that is enough for another sender to take over now."""
+    cfg = email_config(tmp_path)
+    add_user(db_url, 1, "ann@x.test", "Ann")
+    did = enqueue(db_url, "1")
+    s = sender(db_url, cfg, lease=300)
+    alive = psycopg.connect(db_url, autocommit=True, row_factory=psycopg.rows.dict_row)
+    s._hold_owner(alive)  # noqa: SLF001 - what _run does on each session
+    with psycopg.connect(db_url, row_factory=psycopg.rows.dict_row) as conn:
+        _, ready = s._claim(conn)  # noqa: SLF001
+        for job in ready:
+            s._send(*job)  # noqa: SLF001 - the provider accepted; "killed" before recording
+    assert delivery(db_url, did)["state"] == "sending"
+    assert sender(db_url, cfg).drain() == 0, "its sender is alive: nobody else touches it"
+    alive.close()  # what the death of the process does to its session
+    assert sender(db_url, cfg).drain() == 1, "taken over without waiting for the lease"
+    row = delivery(db_url, did)
+    assert (row["state"], row["attempts"]) == ("sent", 2)
+    assert [r.replayed for r in fake_resend.requests] == [False, True]
+    assert len(fake_resend.emails) == 1
+
+
 def test_senders_that_keep_dying_park_the_row(db_url: str, tmp_path: Path,
                                               fake_resend: FakeResend) -> None:
     cfg = email_config(tmp_path)

@@ -631,3 +631,6 @@ CREATE TABLE skene.stripe_unknown_users (
     last_seen_at  timestamptz NOT NULL DEFAULT now(),
     last_event_id text
 );
+
+-- 0010: the sender that claimed a delivery (see email/claim_expired.sql).
+ALTER TABLE skene.deliveries ADD COLUMN claimed_by integer;

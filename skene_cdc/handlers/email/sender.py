@@ -84,6 +84,9 @@ class Sender:
         self._throttled: dict[str, float] = {}  # provider -> monotonic time a 429 lifts
         self._lock = threading.Lock()
         self.sent = 0
+        # This sender's token for its claims; a session holding the matching advisory lock
+        # (hold_owner) shows it is alive. A new one per session.
+        self.owner = 0
         if check:
             preflight(config, self.templates, self.env)
 
@@ -107,7 +110,7 @@ class Sender:
                ) -> tuple[list[Outcome], list[tuple[Outcome, Provider, Message]]]:
         """In one transaction: claim due rows, render those not rendered yet, and store the
         renders, so that whatever happens next, every retry sends exactly these bytes."""
-        params = {"limit": self.batch_size, "lease": self.lease}
+        params = {"limit": self.batch_size, "lease": self.lease, "owner": self.owner}
         outcomes: list[Outcome] = []
         ready: list[tuple[Outcome, Provider, Message]] = []
         with conn.transaction():
@@ -256,10 +259,16 @@ class Sender:
     def drain(self) -> int:
         """Send everything due now (`listen --once`); return how many were sent."""
         before = self.sent
-        with connect(self.url) as conn, self._pool() as pool:
+        with connect(self.url) as conn, connect(self.url, autocommit=True) as alive, \
+                self._pool() as pool:
+            self._hold_owner(alive)
             while self.process_batch(conn, pool):
                 pass
         return self.sent - before
+
+    def _hold_owner(self, session: psycopg.Connection[Row]) -> None:
+        self.owner = random.randint(1, 2**31 - 1)
+        session.execute(sql.load("email/hold_owner"), {"owner": self.owner})
 
     def run(self, stop: threading.Event) -> None:
         run_with_reconnect(self.name, lambda: self._run(stop), stop)
@@ -270,6 +279,7 @@ class Sender:
     def _run(self, stop: threading.Event) -> None:
         with connect(self.url) as conn, connect(self.url, autocommit=True) as wake, \
                 self._pool() as pool:
+            self._hold_owner(wake)
             wake.execute(f"LISTEN {CHANNEL}")
             while not stop.is_set():
                 try:

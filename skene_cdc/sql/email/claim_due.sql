@@ -10,7 +10,7 @@ WITH due AS (
     FOR UPDATE SKIP LOCKED
 )
 UPDATE skene.deliveries d
-SET state = 'sending', attempts = d.attempts + 1, updated_at = now(),
+SET state = 'sending', attempts = d.attempts + 1, updated_at = now(), claimed_by = nullif(%(owner)s, 0),
     next_attempt_at = now() + make_interval(secs => %(lease)s)
 FROM due WHERE d.id = due.id
 RETURNING d.id, d.loop, d.user_id, d.step, d.episode, d.provider, d.template, d.variant,

@@ -1,0 +1,1 @@
+ALTER TABLE skene.deliveries DROP COLUMN IF EXISTS claimed_by;
