@@ -13,7 +13,17 @@ import pytest
 
 from skene_cdc.handlers import build_handlers
 from skene_cdc.listener.consumer import EventConsumer
-from tests.conftest import DEFAULT_CONFIG, cli_env, run_cli, scalar, wait_for, write_config
+from tests.conftest import (
+    DEFAULT_CONFIG,
+    cli_env,
+    clone,
+    drop,
+    run_cli,
+    scalar,
+    wait_for,
+    write_config,
+)
+from tests.pgcluster import PgCluster
 
 Conn = psycopg.Connection[tuple[object, ...]]
 
@@ -201,3 +211,54 @@ def test_lost_connection_is_retried(db_url: str, tmp_path: Path) -> None:
         _, err = proc.communicate(timeout=15)
     assert "connection lost" in err
     assert os.environ.get("DATABASE_URL", "") not in err or not os.environ.get("DATABASE_URL")
+
+
+def test_a_transaction_held_open_delays_only_itself(pg: PgCluster, db_url: str,
+                                                    config: object) -> None:
+    """An idle-in-transaction writer, here and in another database of the cluster, must not hold
+    anybody else's events back (xids are cluster-wide: a reader below the oldest running
+    transaction stalls on both); the held change is handled exactly once when it commits, also
+    across queue rotations that happen meanwhile."""
+    other = clone(pg, "app_template")
+    elsewhere = psycopg.connect(pg.url(other))
+    here = psycopg.connect(db_url)
+    c = consumer(db_url, config)
+    try:
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            conn.execute("INSERT INTO users (id, email) SELECT g, 'u' || g || '@x.test' "
+                         "FROM generate_series(1, 3) g")
+        elsewhere.execute("INSERT INTO users (email) VALUES ('other@db.test')")  # left open
+        here.execute("INSERT INTO user_actions (user_id, action_type) VALUES (1, 'held')")
+        with psycopg.connect(db_url, row_factory=psycopg.rows.dict_row) as conn:
+            c._prepare(conn)  # noqa: SLF001
+            for round_ in range(3):
+                with psycopg.connect(db_url, autocommit=True) as w:
+                    w.execute("INSERT INTO user_actions (user_id, action_type) VALUES (2, %s)",
+                              (f"r{round_}",))
+                while c.step(conn):
+                    pass
+                c.rotation.every = 0  # rotate (and truncate what is drained) every round
+                c.maintain(conn)
+                assert scalar(db_url, "SELECT count(*) FROM skene.activity_daily "
+                                      "WHERE user_id = '2'") == round_ + 1, \
+                    "a transaction held open elsewhere stalled the consumer"
+            assert scalar(db_url, "SELECT count(*) FROM skene.activity_daily "
+                                  "WHERE user_id = '1'") == 0  # the held one waits for itself
+            # The queue rotated twice past the held row's table, and could not empty it.
+            assert scalar(db_url, "SELECT pg_sequence_last_value('skene.queue_rotation')") == 2
+            assert scalar(db_url, "SELECT closed_xmax IS NOT NULL FROM skene.queue_tables "
+                                  "WHERE part = 0") is True
+            here.commit()
+            elsewhere.commit()
+            while c.step(conn):
+                pass
+            c.maintain(conn)
+    finally:
+        here.close()
+        elsewhere.close()
+        drop(pg, other)
+    assert scalar(db_url, "SELECT string_agg(event || ':' || n, ',' ORDER BY event) FROM "
+                          "skene.activity_daily WHERE user_id = '1'") == "held:1"
+    assert scalar(db_url, "SELECT processed FROM skene.cursors") == 3 + 1 + 3
+    assert scalar(db_url, "SELECT count(*) FROM skene.queue_pending") == 0
+    assert scalar(db_url, "SELECT count(*) FROM skene.queue_0") == 0, "drained, then truncated"
