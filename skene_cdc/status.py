@@ -12,6 +12,7 @@ import psycopg
 from skene_cdc import sql
 from skene_cdc.db import Row
 from skene_cdc.handlers.loops.report import funnel_rows
+from skene_cdc.listener import history
 from skene_cdc.listener.slotops import replication_section
 
 Section = Callable[[psycopg.Connection[Row]], Any]
@@ -34,6 +35,7 @@ ERRORS_SHOWN = 5
 
 SECTIONS: dict[str, Section] = {
     "capture": capture_section,
+    "history": history.status,
     "listeners": lambda c: c.execute(sql.load("queries/status_listeners")).fetchall(),
     "tables": lambda c: c.execute(sql.load("queries/status_tables")).fetchall(),
     "loops": funnel_rows,

@@ -17,9 +17,12 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
+from skene_cdc.listener.slotops import human
+
 # Sections in reading order: is it flowing, are the loops working, what went wrong, who runs it.
 # Sections other parts add (replication, freemium, ...) follow in registration order.
-ORDER = ["capture", "replication", "loops", "deliveries", "errors", "listeners", "tables"]
+ORDER = ["capture", "history", "replication", "loops", "deliveries", "errors", "listeners",
+         "tables"]
 ERROR_WIDTH = 300
 
 
@@ -51,9 +54,28 @@ def render_capture(console: Console, title: str, rows: Any, now: datetime) -> No
                                       f"{r.get('processed', 0):,} processed"),
             ("last event", _event_ref(r.get("last_event_id"), r.get("last_event_at"), now)),
             ("checkpoint", _event_ref(r.get("checkpoint_event"), r.get("checkpoint_at"), now)),
+            *([("repaired", f"{r['repaired']:,} row(s) stored with a note (skene.events.notes)")]
+              if r.get("repaired") else []),
+            *([("quarantined", f"[yellow]{r['quarantined']:,}[/] (`skene-cdc quarantine list`)")]
+              if r.get("quarantined") else []),
             *([("error", f"[red]{escape(_short(r['last_error']))}[/]")] if r.get("last_error")
               else []),
         ])
+
+
+def render_history(console: Console, title: str, row: Any, now: datetime) -> None:
+    """Queue and history on disk, and the retention in force."""
+    _title(console, title)
+    days = (f"{row['partitions']} day(s), {row['oldest_day']} to {row['newest_day']}"
+            if row.get("partitions") else "no partition yet")
+    rate = f", ~{human(row['bytes_per_day'])}/day" if row.get("bytes_per_day") else ""
+    _kv(console, [
+        ("queue", f"{row.get('queue_depth', 0):,} waiting, {human(row.get('queue_bytes'))} on disk"),
+        ("history", f"{days}, {human(row.get('history_bytes'))}{rate}"),
+        ("retention", row.get("retention") or "not applied yet (`skene-cdc listen` applies it)"),
+        *([("quarantine", f"[yellow]{row['quarantined']:,} held[/] (`skene-cdc quarantine "
+                          "list`)")] if row.get("quarantined") else []),
+    ])
 
 
 def render_errors(console: Console, title: str, rows: Any, now: datetime) -> None:
@@ -176,6 +198,7 @@ def render(console: Console, title: str, value: Any) -> None:
 
 RENDERERS: dict[str, Callable[[Console, str, Any, datetime], None]] = {
     "capture": render_capture,
+    "history": render_history,
     "errors": render_errors,
     "listeners": render_listeners,
     "tables": render_tables,

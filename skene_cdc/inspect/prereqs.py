@@ -109,3 +109,32 @@ def capture_role(ctx: CheckContext) -> Iterator[Problem]:
                                   "it reaches (a cast to json) would run as superuser",
                       f"ALTER FUNCTION {fn.split(' (')[0]} OWNER TO "
                       f"{ctx.config.roles.capture}; or run `skene-cdc migrate`")
+
+
+@register
+def history_budget(ctx: CheckContext) -> Iterator[Problem]:
+    """events.disk_budget: warn when the history would outgrow it at the recent daily rate."""
+    budget = ctx.config.events.disk_budget
+    if ctx.conn is None or budget is None or not schema_installed(ctx.conn):
+        return
+    from skene_cdc.listener.history import retention, status
+    from skene_cdc.listener.slotops import human
+
+    row = status(ctx.conn)
+    keep = retention(ctx.config)
+    per_day = int(row["bytes_per_day"] or 0)
+    where = ctx.config.where("events", "disk_budget")
+    if keep is None and per_day:
+        yield Problem(where, f"events.retention is forever and the history grows ~{human(per_day)}"
+                             f"/day: it will pass the {human(budget)} budget in about "
+                             f"{max(budget - int(row['history_bytes']), 0) // per_day} day(s)",
+                      "set events.retention (e.g. 30d) or raise events.disk_budget", "warning")
+        return
+    days = max(keep.days, 1) if keep else 0
+    projected = per_day * days + int(row["queue_bytes"] or 0)
+    if projected > budget or int(row["history_bytes"]) > budget:
+        yield Problem(where, f"the history would hold ~{human(projected)} ({human(per_day)}/day x "
+                             f"{days} days of events.retention), over the {human(budget)} budget "
+                             f"(now {human(int(row['history_bytes']))})",
+                      "shorten events.retention, capture fewer tables or columns, or raise "
+                      "events.disk_budget", "warning")

@@ -48,6 +48,13 @@ def horizon(keep: timedelta | None, now: datetime | None = None) -> date | None:
     return today - timedelta(days=max(keep.days, 1) - 1)
 
 
+def status(conn: psycopg.Connection[Row]) -> Row:
+    """For `skene-cdc status`: history and queue on disk, the retention in force."""
+    row = conn.execute(sql.load("history/status")).fetchone()
+    assert row is not None
+    return row
+
+
 def partitions(conn: psycopg.Connection[Row]) -> list[Partition]:
     return [Partition(r["name"], r["day"], r["bytes"])
             for r in conn.execute(sql.load("history/partitions"))]
@@ -122,4 +129,6 @@ class History:
                             f"events.retention")
         conn.execute(sql.load("history/prune_external"),
                      {"keep": max(self.keep or timedelta(days=36500), MIN_EXTERNAL_KEEP)})
+        conn.execute(sql.load("history/set_retention"),
+                     {"value": "forever" if self.keep is None else f"{self.keep.days}d"})
         return done
