@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,18 +25,20 @@ class Event:
     user_id: str | None
     event: str | None
     activity: bool
-    data: dict[str, Any] | None
+    # The row as JSON text: most events never need it in Python (the rollups are SQL), so it is
+    # parsed only when read, through `data`.
+    data_text: str | None
     external_id: str | None = None
+
+    @property
+    def data(self) -> dict[str, Any] | None:
+        return json.loads(self.data_text) if self.data_text is not None else None
 
     @property
     def backfilled(self) -> bool:
         """Imported history (`skene-cdc backfill`), not something that just happened."""
         return (self.external_id or "").startswith("backfill:")
 
-    @classmethod
-    def from_row(cls, row: Row) -> Event:
-        fields: dict[str, Any] = {k: row.get(k) for k in cls.__slots__}
-        return cls(**fields)
 
 
 class Handler(Protocol):

@@ -79,18 +79,24 @@ def read(conn: psycopg.Connection[Row], window: Window, history: History, limit:
         "days": sorted(history.days)}
     consume = pgsql.SQL(sql.load("listener/consume"))
     repaired = 0
+    conn.execute(sql.load("listener/plan_ordered"))
     try:
         with conn.transaction():
-            rows = conn.execute(consume.format(source=window_sql("::jsonb", bool(skip))),
-                                params).fetchall()
+            rows = conn.execute(consume.format(
+                source=window_sql("::jsonb", bool(skip)),
+                event_time=pgsql.SQL(sql.load("listener/event_time_fast"))), params).fetchall()
     except psycopg.DataError:
-        # A value jsonb refuses ('\u0000', a number past numeric's range): read the rows as
-        # text, repair them, and consume the repaired copies. Rare, so done row by row here.
+        # A value jsonb refuses ('\u0000', a number past numeric's range) or an event time that
+        # is no date: read the rows as text, repair them, and consume the repaired copies with
+        # the field-by-field time check. Rare, so done row by row here.
         raw = conn.execute(window_sql("::text", bool(skip)), params).fetchall()
         source = _repaired(raw)
         repaired = sum(1 for n in source["notes"] if n is not None)
-        rows = conn.execute(consume.format(source=pgsql.SQL(sql.load("listener/sanitize_source"))),
-                            {**params, **source}).fetchall()
+        rows = conn.execute(consume.format(
+            source=pgsql.SQL(sql.load("listener/sanitize_source")),
+            event_time=pgsql.SQL(sql.load("listener/event_time_safe"))),
+            {**params, **source}).fetchall()
+    conn.execute(sql.load("listener/plan_default"))
     rows = _store_late_days(conn, rows, history)
     batch = Batch([_event(r) for r in rows], None, len(rows) < limit, repaired)
     keys = [(r["txid"], r["qseq"]) for r in rows] + list(skip)
@@ -136,7 +142,7 @@ def _store_late_days(conn: psycopg.Connection[Row], rows: list[Row],
                 ("sources", "source"), ("tables", "table_name"), ("ops", "op"),
                 ("users", "user_id"), ("events", "event"), ("activity", "activity"),
                 ("lsns", "lsn"), ("seqs", "lseq"), ("externals", "external_id"))} | {
-            "data": [Jsonb(r["data"]) if r["data"] is not None else None for r in late],
+            "data": [r["data_text"] for r in late],
             "old": [Jsonb(r["old_data"]) if r["old_data"] is not None else None for r in late],
             "notes": [Jsonb(r["notes"]) if r["notes"] is not None else None for r in late]})
     return rows
@@ -146,4 +152,4 @@ def _event(r: Row) -> Event:
     return Event(id=r["id"], txid=r["txid"], occurred_at=r["occurred_at"],
                  captured_at=r["captured_at"], source=r["source"], table_name=r["table_name"],
                  op=r["op"], user_id=r["user_id"], event=r["event"], activity=r["activity"],
-                 data=r["data"], external_id=r["external_id"])
+                 data_text=r["data_text"], external_id=r["external_id"])

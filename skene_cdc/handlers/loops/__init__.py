@@ -9,7 +9,7 @@ from __future__ import annotations
 from skene_cdc.config import Config
 from skene_cdc.handlers.base import Handler
 from skene_cdc.handlers.loops import check as _check  # noqa: F401  (registers `skene-cdc check`)
-from skene_cdc.handlers.loops.handler import LoopHandler, UserEventsRollup
+from skene_cdc.handlers.loops.handler import LoopHandler
 from skene_cdc.handlers.loops.plan import require_plans
 from skene_cdc.listener.service import Service
 
@@ -17,7 +17,7 @@ __all__ = ["loop_handlers", "loop_services"]
 
 
 def loop_handlers(config: Config) -> list[Handler]:
-    handlers: list[Handler] = [UserEventsRollup()]
+    handlers: list[Handler] = []
     plans = require_plans(config)
     if any(p.mode != "schedule" for p in plans) or any(lp.type == "retention"
                                                        for lp in config.loops):

@@ -1,11 +1,10 @@
-"""The listener side of the loops: per batch of captured events (inside the batch transaction),
-keep the per-event rollup, record conversions, enrol triggered users and re-evaluate the ones a
-change could have affected."""
+"""The listener side of the loops: per batch of captured events (inside the batch transaction,
+after the consumer brought the rollups up to date), record conversions, enrol triggered users and
+re-evaluate the ones a change could have affected."""
 
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -20,32 +19,6 @@ from skene_cdc.handlers.loops.engine import run_step
 from skene_cdc.handlers.loops.plan import StepPlan
 
 log = logging.getLogger("skene.loops")
-
-
-class UserEventsRollup:
-    """skene.user_events: per (user, event) count, first and last time. Exact for the same
-    reason as activity_daily: it commits with the cursor advance."""
-
-    name = "user_events"
-
-    def handle(self, conn: psycopg.Connection[Row], events: Sequence[Event]) -> None:
-        firsts: dict[tuple[str, str], datetime] = {}
-        lasts: dict[tuple[str, str], datetime] = {}
-        counts: Counter[tuple[str, str]] = Counter()
-        for e in events:
-            if not e.activity or e.user_id is None:
-                continue
-            key = (e.user_id, e.event or "")
-            firsts[key] = min(firsts.get(key, e.occurred_at), e.occurred_at)
-            lasts[key] = max(lasts.get(key, e.occurred_at), e.occurred_at)
-            counts[key] += 1
-        if not counts:
-            return
-        keys = sorted(counts)
-        conn.execute(sql.load("loops/user_events_rollup"), {
-            "users": [k[0] for k in keys], "events": [k[1] for k in keys],
-            "firsts": [firsts[k] for k in keys], "lasts": [lasts[k] for k in keys],
-            "counts": [counts[k] for k in keys]})
 
 
 def register_loops(conn: psycopg.Connection[Row], config: Config) -> None:

@@ -1,9 +1,10 @@
 -- One batch: rows of the queue (or the sanitizer's repaired copies of them) become events. A
 -- captured row is read by its table's registration in skene.captured_tables (user id, event
 -- name and event-time columns, activity or not); other rows carry their fields in `meta`. The
--- events of days that have a partition go into the history here; all of them go back to the
--- listener for the handlers. `missing` names mapped columns a row lacked (the app renamed or
--- dropped one): the listener says so once.
+-- events of days that have a partition go into the history here, the activity rollups are
+-- brought up to date from them (set-based, in the batch's transaction: exactly once), and all of
+-- them go back to the listener for the loop handlers. `missing` names mapped columns a row lacked
+-- (the app renamed or dropped one): the listener says so once.
 WITH src AS ({source}),
 ev AS MATERIALIZED (
     -- ids in (txid, seq) order: nextval is taken over rows already sorted
@@ -33,7 +34,7 @@ ev AS MATERIALIZED (
     FROM src s
     LEFT JOIN skene.captured_tables ct ON ct.relid = s.tbl
     CROSS JOIN LATERAL (
-        SELECT r.raw, skene.event_time(r.raw) AS at
+        SELECT r.raw, {event_time} AS at
         FROM (SELECT coalesce(s.meta ->> 'occurred_at', s.d ->> ct.timestamp_column) AS raw) r
     ) t
     ORDER BY s.txid, s.seq) x
@@ -45,10 +46,46 @@ stored AS (
            old_data, lsn, lseq, external_id, notes
     FROM ev
     WHERE (occurred_at AT TIME ZONE 'UTC')::date = ANY (%(days)s::date[])
+),
+act AS (
+    SELECT user_id, occurred_at, coalesce(event, '') AS event, data, txid, seq
+    FROM ev WHERE activity AND user_id IS NOT NULL
+),
+-- Daily counts per (user, UTC day, event). Sorted input keeps concurrent writers deadlock-free.
+daily AS (
+    INSERT INTO skene.activity_daily AS d (user_id, day, event, n)
+    SELECT user_id, (occurred_at AT TIME ZONE 'UTC')::date, event, count(*)
+    FROM act GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+    ON CONFLICT (user_id, day, event) DO UPDATE SET n = d.n + excluded.n
+),
+-- First and last activity per user; the last one's event and data (ties: the later change).
+latest AS (
+    INSERT INTO skene.user_activity AS a
+        (user_id, first_seen_at, last_activity_at, last_event, last_event_data)
+    SELECT DISTINCT ON (user_id) user_id, min(occurred_at) OVER (PARTITION BY user_id),
+           occurred_at, event, data
+    FROM act ORDER BY user_id, occurred_at DESC, txid DESC, seq DESC
+    ON CONFLICT (user_id) DO UPDATE SET
+        first_seen_at = least(a.first_seen_at, excluded.first_seen_at),
+        last_activity_at = greatest(a.last_activity_at, excluded.last_activity_at),
+        last_event = CASE WHEN excluded.last_activity_at >= a.last_activity_at
+                          THEN excluded.last_event ELSE a.last_event END,
+        last_event_data = CASE WHEN excluded.last_activity_at >= a.last_activity_at
+                               THEN excluded.last_event_data ELSE a.last_event_data END,
+        updated_at = now()
+),
+-- Per (user, event): how often, first and last (what `stopped` and `milestone` read).
+per_event AS (
+    INSERT INTO skene.user_events AS x (user_id, event, first_at, last_at, n)
+    SELECT user_id, event, min(occurred_at), max(occurred_at), count(*)
+    FROM act GROUP BY 1, 2 ORDER BY 1, 2
+    ON CONFLICT (user_id, event) DO UPDATE
+    SET first_at = least(x.first_at, excluded.first_at),
+        last_at = greatest(x.last_at, excluded.last_at), n = x.n + excluded.n
 )
 SELECT ev.id, ev.txid::text AS txid_text, ev.txid::text::bigint AS txid, ev.seq AS qseq,
        ev.occurred_at, now() AS captured_at, ev.source, ev.table_name, ev.op, ev.user_id,
-       ev.event, ev.activity, ev.data, ev.external_id, ev.notes, ev.missing,
+       ev.event, ev.activity, ev.data::text AS data_text, ev.external_id, ev.notes, ev.missing,
        (ev.occurred_at AT TIME ZONE 'UTC')::date = ANY (%(days)s::date[]) AS stored,
        ev.old_data, ev.lsn::text AS lsn, ev.lseq
 FROM ev

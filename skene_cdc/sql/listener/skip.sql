@@ -1,1 +1,2 @@
-  AND NOT ((q.txid::text || ':' || q.seq) = ANY (%(skip)s::text[]))
+
+       AND NOT ((q.txid::text || ':' || q.seq) = ANY (%(skip)s::text[]))
