@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, PlainSerializer
 
-from skene_cdc.config.types import Duration, Strict, parse_duration
+from skene_cdc.config.types import Duration, Strict, format_duration, parse_duration
 
 # --- triggers -------------------------------------------------------------------------------
 
@@ -85,7 +85,12 @@ def _period(value: Any) -> timedelta | str:
     return period
 
 
-Period = Annotated[timedelta | Literal["month"], BeforeValidator(_period)]
+def _format_period(value: timedelta | str) -> str:
+    return value if isinstance(value, str) else format_duration(value)
+
+
+Period = Annotated[timedelta | Literal["month"], BeforeValidator(_period),
+                   PlainSerializer(_format_period, when_used="json")]
 
 
 class UsageCondition(Strict):
