@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from skene_cdc.handlers.loops.episodes import sticky_fraction
+from skene_cdc.handlers.decision import sticky_fraction
 from tests.loops_support import (
     act,
     add_users,

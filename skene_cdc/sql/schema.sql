@@ -358,3 +358,5 @@ CREATE TABLE skene.replication (
     lost_reason           text,
     updated_at            timestamptz NOT NULL DEFAULT now()
 );
+-- 0010_loops: no DDL. Freemium deliveries written before it (step = the 0-based index) are
+-- renumbered to StepRef.number, the one step convention of every loop type.
