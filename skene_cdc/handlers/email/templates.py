@@ -25,6 +25,9 @@ from skene_cdc.errors import SkeneError
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$")
 _FRONT = re.compile(r"\A---[ \t]*\r?\n(.*?)^---[ \t]*\r?\n?", re.S | re.M)
+# Notes for whoever edits the template, not for the recipient. Outlook's conditional comments
+# (`<!--[if mso]>`) are markup and stay.
+_HTML_COMMENT = re.compile(r"<!--(?!\s*\[if\b)(?!\s*<!\[endif).*?-->", re.S)
 RESERVED = ("user", "event")
 
 
@@ -207,7 +210,7 @@ class Templates:
         return Compiled(
             name=name,
             subject=_Part(compile_string(TEXT_ENV, subject, shown, subject_line), shown),
-            html=_Part(compile_string(HTML_ENV, body, shown, body_line), shown),
+            html=_Part(compile_string(HTML_ENV, strip_comments(body), shown, body_line), shown),
             text=text, mtimes=mtimes)
 
     def render(self, name: str, variables: Mapping[str, Any]) -> Rendered:
@@ -218,6 +221,12 @@ class Templates:
                                   hint="Give the front matter a non-empty `subject:`")
         return Rendered(subject=subject, html=render_part(compiled.html, variables),
                         text=render_part(compiled.text, variables) if compiled.text else None)
+
+
+def strip_comments(html: str) -> str:
+    """Drop developer comments before compiling (so they are never sent, and Jinja inside them
+    never runs), keeping their line breaks so error messages still name the right line."""
+    return _HTML_COMMENT.sub(lambda m: "\n" * m.group(0).count("\n"), html)
 
 
 def _stamp(path: Path) -> tuple[int, int]:
