@@ -16,6 +16,7 @@ from tests.loops_support import (
     act,
     add_users,
     deliveries,
+    established,
     loops_config,
     rows,
 )
@@ -26,7 +27,7 @@ STATE = ("SELECT (SELECT count(*) FROM skene.deliveries) AS deliveries, "
 
 
 def test_loops_run_dry_run_prints_and_records_nothing(db_url: str, tmp_path: Path) -> None:
-    loops_config(tmp_path, ACTIVATION, RETENTION)
+    established(db_url, loops_config(tmp_path, ACTIVATION, RETENTION))
     cfg = tmp_path / "skene.yaml"
     add_users(db_url, (1, "Ann"), (2, "Bob"), (3, "Cy"))
     act(db_url, 1, "login", days_ago=9)
@@ -67,7 +68,7 @@ def test_loops_list_status_and_unknown_loop(db_url: str, tmp_path: Path) -> None
 
 def test_two_listeners_never_send_twice_or_fire_twice(db_url: str, tmp_path: Path) -> None:
     every_minute = RETENTION.replace('"0 9 * * *"', '"* * * * *"')
-    loops_config(tmp_path, ACTIVATION, every_minute)
+    established(db_url, loops_config(tmp_path, ACTIVATION, every_minute))
     cfg = tmp_path / "skene.yaml"
     dormant = list(range(1, 31))
     add_users(db_url, *[(i, f"U{i}") for i in dormant])

@@ -138,9 +138,9 @@ class Demo:
                                  daemon=True)
             t.start()
             self.threads.append(t)
-        scheduled = [p for p in require_plans(config) if p.mode == "schedule"]
-        self.wait_for(url, "demo/firings_done", lambda row: row["n"] >= len(scheduled),
-                      "the listener's first schedule check")
+        self.wait_for(url, "demo/listener_ready",
+                      lambda row: row["listeners"] >= 1 and row["loops"] >= len(config.loops),
+                      "the listener to start")
         self.out.line(f"Started the listener ({', '.join(s.name for s in self.services)}); "
                       f"emails go to the console provider")
 
