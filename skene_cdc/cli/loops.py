@@ -20,6 +20,7 @@ from skene_cdc.handlers.loops.handler import register_loops
 from skene_cdc.handlers.loops.plan import StepPlan, require_plans
 from skene_cdc.handlers.loops.report import funnel_rows
 from skene_cdc.handlers.loops.schedule import LoopScheduler
+from skene_cdc.listener import runner
 
 
 @cli.group()
@@ -41,14 +42,26 @@ def run(ctx: Ctx, name: str, dry_run: bool) -> None:
     results: list[StepResult] = []
     with connect(ctx.url) as conn:
         require_schema(conn)
+        conn.commit()
+        consumer = runner.build_consumer(ctx.url, config)
         scheduler = LoopScheduler(ctx.url, config, plans, listener_id="cli:loops-run")
-        # One outer transaction: a dry run rolls all of it back, so it records nothing.
+        # Conditions read the rollups: first process what was captured (backfilled history
+        # too), as the listener would, so the run decides on today's data whether or not a
+        # listener is running. A real run commits each batch; a dry run does it all inside one
+        # outer transaction and rolls everything back, so it records nothing.
+        pending = 0 if dry_run else runner.process_pending(conn, consumer)
         with conn.transaction() as outer:
+            if dry_run:
+                pending = runner.process_pending(conn, consumer)
             register_loops(conn, config)
             for plan in mine:
                 results.append(_run_one(conn, config, scheduler, plan))
             if dry_run:
                 raise psycopg.Rollback(outer)
+    if pending:
+        click.echo(f"{pending} captured event(s) processed first, as the listener would"
+                   f"{' (rolled back with the rest of the dry run)' if dry_run else ''}",
+                   err=True)
     _print(results, dry_run)
     if any(r.error for r in results):
         raise SkeneError("; ".join(f"{r.plan.label}: {r.error}" for r in results if r.error),

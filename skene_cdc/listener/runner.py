@@ -8,7 +8,11 @@ import signal
 import threading
 from types import FrameType
 
+import psycopg
+
+from skene_cdc import sql
 from skene_cdc.config import Config
+from skene_cdc.db import Row
 from skene_cdc.freemium.services import redis_services
 from skene_cdc.handlers import build_handlers
 from skene_cdc.handlers.email.sender import Sender
@@ -26,12 +30,31 @@ def build_services(url: str, config: Config) -> list[Service]:
     services: list[Service] = []
     services.extend(build_logical(url, config))
     services.extend(redis_services(url, config))  # Redis Streams + the freemium usage stream
-    services.append(EventConsumer(url, build_handlers(config),
-                                  batch_size=config.capture.batch_size,
-                                  poll_interval=config.capture.poll_interval.total_seconds()))
+    services.append(build_consumer(url, config))
     services += loop_services(url, config)  # after the consumer: firings see its rollups
     services.append(Sender(url, config))
     return services
+
+
+def build_consumer(url: str, config: Config) -> EventConsumer:
+    return EventConsumer(url, build_handlers(config), batch_size=config.capture.batch_size,
+                         poll_interval=config.capture.poll_interval.total_seconds())
+
+
+def process_pending(conn: psycopg.Connection[Row], consumer: EventConsumer) -> int:
+    """Bring the rollups up to date in `conn` as the listener would: every captured event not
+    yet processed, batch by batch (`EventConsumer.process_batch`). Each batch is its own
+    transaction, or a savepoint when the caller holds one (`loops run --dry-run` rolls it all
+    back). Returns how many events; 0 also when a running listener holds the cursor (it is
+    doing exactly this)."""
+    with conn.transaction():
+        conn.execute(sql.load("listener/ensure_cursor"), {"cursor": consumer.cursor})
+    total = 0
+    while n := consumer.process_batch(conn):
+        total += n
+        if n < consumer.batch_size:
+            break
+    return total
 
 
 def drain_once(services: list[Service]) -> dict[str, int]:
