@@ -81,6 +81,7 @@ def run_loop(url: str, config: Config, name: str) -> None:
     plans = require_plans(config)
     scheduler = LoopScheduler(url, config, plans, listener_id="test")
     with psycopg.connect(url, row_factory=dict_row) as conn:
+        runner.process_pending(conn, runner.build_consumer(url, config))
         with conn.transaction():
             register_loops(conn, config)
             for plan in plans:

@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psycopg
+
 from skene_cdc.db import connect
 from skene_cdc.handlers.loops.plan import require_plans
 from skene_cdc.handlers.loops.schedule import LoopScheduler, next_fire, previous_fire
@@ -70,3 +72,24 @@ def test_a_changed_definition_starts_its_own_schedule(db_url: str, tmp_path: Pat
         scheduler.start(conn)
         assert previous_fire(new_plan, now) < now
         assert scheduler.tick(conn, now) == 0
+
+
+def test_dormant_counts_signup_as_the_first_activity(db_url: str, tmp_path: Path) -> None:
+    """Users who signed up and never did anything have no activity row, so `dormant` never
+    picked them: the most important dormant users of all."""
+    config = loops_config(tmp_path, RETENTION)
+    with psycopg.connect(db_url) as conn:
+        conn.execute("INSERT INTO users (id, email, name, created_at) VALUES "
+                     "(1, 'quiet@x.test', 'Quinn', now() - interval '10 days'), "
+                     "(2, 'new@x.test', 'Nia', now() - interval '2 days'), "
+                     "(3, 'busy@x.test', 'Bo', now() - interval '30 days')")
+    act(db_url, 3, "login", days_ago=1)
+    run_loop(db_url, config, "retention")
+    [sent] = deliveries(db_url, "retention")
+    assert sent["user_id"] == "1"
+    user = sent["context"]["user"]
+    signed_up = rows(db_url, "SELECT created_at FROM users WHERE id = 1")[0]["created_at"]
+    assert datetime.fromisoformat(user["last_activity_at"]) == signed_up
+    assert (user["last_event"], user["days_inactive"]) == ("signup", 10)
+    run_loop(db_url, config, "retention")  # once per spell, as for everyone
+    assert len(deliveries(db_url, "retention")) == 1

@@ -208,6 +208,12 @@ def _step_problems(config: Config, path: tuple[str | int, ...], label: str, loop
                            f"{label}: enroll: {loop.enroll} only applies to activation loops "
                            "with a database or event trigger; it is ignored here",
                            "remove `enroll`", severity="warning"))
+    if isinstance(condition, DormantCondition) and config.app.users.created_at is None:
+        out.append(Problem(config.where(*path, "condition"),
+                           f"{label}: app.users.created_at is not set, so users who signed up "
+                           "and never did anything cannot be dated and are never dormant",
+                           "set app.users.created_at to the signup time column",
+                           severity="warning"))
     if isinstance(condition, MilestoneCondition) and (
             sorted(set(condition.counts)) != condition.counts or min(condition.counts) < 1):
         out.append(Problem(config.where(*path, "condition", "counts"),
