@@ -41,7 +41,7 @@ def test_pending_delivery_is_sent_once(db_url: str, tmp_path: Path, fake_resend:
     [req] = fake_resend.requests
     assert req.path == "/emails"
     assert req.headers["authorization"] == f"Bearer {API_KEY}"
-    assert req.idempotency_key == outbox.idempotency_key("welcome", "1", 0, "1")
+    assert req.idempotency_key == outbox.idempotency_key("welcome", "1", 1, "1")
     assert req.body == {"from": "Acme <hello@acme.test>", "to": ["ann@x.test"],
                         "subject": "Welcome aboard, Ann",
                         "html": "<p>Hi Ann, your first project is live.</p>\n",
