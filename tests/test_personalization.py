@@ -104,3 +104,53 @@ def test_check_warns_about_a_nullable_column(pg: PgCluster, tmp_path: Path) -> N
         checked = run_cli("check", url=url, config_path=cfg, check=False)
         assert checked.returncode == 1
         assert "public.users.name is empty or NULL for user 2" in checked.stdout
+
+
+def test_a_failed_render_is_reported_honestly_and_retried_from_the_current_config(
+        pg: PgCluster, tmp_path: Path) -> None:
+    """Bob signed up through Django's form (no first name) and never did anything. With the
+    old `name: "{{user.name}}"` his email cannot be rendered: `loops run` must not print
+    `sent`, his enrolment must not stay `sent` while the delivery is dead, and after the config
+    is fixed `deliveries retry` sends it re-rendered (the documented `UPDATE ... SET state =
+    'pending'` re-failed with the personalization frozen at enqueue)."""
+    with empty_db(pg) as url:
+        django(url, {"username": "olga", "first_name": "Olga"}, {"username": "bob"},
+               migrate=True)
+        with psycopg.connect(url) as conn:
+            conn.execute("UPDATE auth_user SET date_joined = now() - interval '9 days'")
+        cfg = tmp_path / "skene.yaml"
+        invoke("init", url=url, config_path=cfg)
+        fixed = cfg.read_text()
+        cfg.write_text(fixed.replace(OLD_INIT, 'name: "{{user.name}}"'))
+        run_cli("migrate", url=url, config_path=cfg)
+        ran = run_cli("loops", "run", "retention", url=url, config_path=cfg, COLUMNS="250")
+        assert " sent" not in ran.stdout, ran.stdout
+        bob = next(line for line in ran.stdout.splitlines() if "bob@x.test" in line)
+        assert "will fail" in bob and "personalization 'name' rendered empty" in bob, bob
+        assert "queued" in next(line for line in ran.stdout.splitlines() if "olga@" in line)
+        assert "1 of them will fail to render" in ran.stdout, ran.stdout
+        run_cli("listen", "--once", url=url, config_path=cfg)
+        states = {r["user_id"]: r for r in rows(
+            url, "SELECT user_id, state, delivery_state, last_error FROM skene.loop_enrolments")}
+        assert (states["1"]["state"], states["1"]["delivery_state"]) == ("sent", "sent")
+        assert (states["2"]["state"], states["2"]["delivery_state"]) == ("failed", "dead")
+        assert "personalization 'name' rendered empty" in states["2"]["last_error"]
+        [funnel] = rows(url, "SELECT sent, delivered, dead, failed FROM skene.loop_funnel "
+                             "WHERE loop = 'retention' AND variant IS NULL")
+        assert (funnel["delivered"], funnel["dead"], funnel["failed"]) == (1, 1, 1)
+
+        # Still broken: retry refuses to re-queue what would fail again, and says why.
+        again = run_cli("deliveries", "retry", "--loop", "retention", url=url, config_path=cfg,
+                        check=False)
+        assert again.returncode == 1, again.stdout + again.stderr
+        assert "still fails" in again.stdout and "rendered empty" in again.stdout
+        cfg.write_text(fixed)
+        retried = run_cli("deliveries", "retry", "--loop", "retention", url=url,
+                          config_path=cfg)
+        assert "re-queued 1 delivery" in retried.stdout, retried.stdout
+        out = run_cli("listen", "--once", url=url, config_path=cfg).stdout
+        assert "We miss you, there" in out
+        [bob_now] = rows(url, "SELECT state, delivery_state, last_error FROM "
+                              "skene.loop_enrolments WHERE user_id = '2'")
+        assert (bob_now["state"], bob_now["delivery_state"], bob_now["last_error"]) == (
+            "sent", "sent", None)
