@@ -70,7 +70,8 @@ class UsageSink:
             at = datetime.fromtimestamp(_int(f, "t") / 1000, UTC)
             blocked = f.get("k") == "b"
             data: dict[str, Any] = {
-                "loop": f.get("l"), "step": _int(f, "s"),
+                # the meter writes the step's index; events show its number, like every table
+                "loop": f.get("l"), "step": StepRef(f.get("l", ""), max(_int(f, "s"), 0)).number,
                 "endpoint": self.endpoint(f.get("l", ""), _int(f, "s")), "plan": f.get("p"),
                 "used": _int(f, "n"), "limit": None if _int(f, "L") == UNLIMITED else _int(f, "L"),
                 "window_start": iso(_int(f, "ws")), "window_end": iso(_int(f, "we"))}
@@ -100,11 +101,11 @@ class UsageSink:
         or None when skene.yaml no longer has the step. `index` is the step's position in
         skene.yaml, as the meter writes it; the database sees StepRef.number like every loop."""
         found = find_rule(self.config, loop_name, index)
-        step = StepRef(loop_name, index)
         if found is None:
-            log.warning("freemium: a blocked request names %s, which skene.yaml no longer has; "
-                        "no upgrade prompt", step.label)
+            log.warning("freemium: a blocked request names loop %r, step index %d, which "
+                        "skene.yaml no longer has; no upgrade prompt", loop_name, index)
             return None
+        step = StepRef(loop_name, index)
         loop, _ = found
         action = loop.steps[index].action
         assert isinstance(action, BlockAction)
