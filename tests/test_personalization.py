@@ -154,3 +154,13 @@ def test_a_failed_render_is_reported_honestly_and_retried_from_the_current_confi
                               "skene.loop_enrolments WHERE user_id = '2'")
         assert (bob_now["state"], bob_now["delivery_state"], bob_now["last_error"]) == (
             "sent", "sent", None)
+
+
+def test_unguarded_reads() -> None:
+    from skene_cdc.handlers.email.personalization import unguarded_reads
+
+    assert unguarded_reads("{{ user.name }} {{ user['email'] | upper }}") == {"name", "email"}
+    assert unguarded_reads("{{ user.name or 'there' }} {{ user.a | default('x') }} "
+                           "{% if user.b %}{{ user.b }}{% endif %} {{ user.c if user.c else 'x' }}"
+                           ) == set()
+    assert unguarded_reads("{{ user.last_activity_at | ago }}") == {"last_activity_at"}

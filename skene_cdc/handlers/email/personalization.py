@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import psycopg
-from jinja2 import nodes
+from jinja2 import TemplateSyntaxError, nodes
 from psycopg import sql as pgsql
 
 from skene_cdc import sql
@@ -87,8 +87,8 @@ def unguarded_reads(source: str) -> set[str]:
         if isinstance(node, nodes.Filter) and node.name in ("default", "d"):
             return
         if isinstance(node, nodes.CondExpr | nodes.If):
-            tested = frozenset(c for n in node.test.find_all((nodes.Getattr, nodes.Getitem))
-                               if (c := user_column(n)) is not None)
+            tests = [node.test, *node.test.find_all((nodes.Getattr, nodes.Getitem))]
+            tested = frozenset(c for n in tests if (c := user_column(n)) is not None)
             for child in node.iter_child_nodes():
                 if child is not node.test:
                     walk(child, guarded | tested)
@@ -102,7 +102,12 @@ def unguarded_reads(source: str) -> set[str]:
 
 def _reads(spec: Personalization) -> set[str]:
     value, fallback = split_spec(spec)
-    return set() if fallback is not None else unguarded_reads(value)
+    if fallback is not None:
+        return set()
+    try:
+        return unguarded_reads(value)
+    except TemplateSyntaxError:
+        return set()  # reported, with its line, by the template check
 
 
 def risks(config: Config, conn: psycopg.Connection[Row] | None) -> Iterator[Risk]:
