@@ -12,6 +12,16 @@ from skene_cdc.errors import SkeneError
 
 Row = dict[str, Any]
 
+# What this process calls itself in pg_stat_activity. `listen` names its sessions after the
+# listener (listener/control.py), so `status` and `uninstall` can tell which listeners are
+# really connected.
+_application_name = "skene-cdc"
+
+
+def set_application_name(name: str) -> None:
+    global _application_name
+    _application_name = name[:63]  # NAMEDATALEN - 1
+
 
 def redact(url: str) -> str:
     """The URL with any password replaced, for messages and logs."""
@@ -29,7 +39,8 @@ def require_url(url: str | None) -> str:
 def connect(url: str, *, autocommit: bool = False, **kwargs: Any) -> psycopg.Connection[Row]:
     try:
         return psycopg.connect(url, autocommit=autocommit, row_factory=dict_row,
-                               application_name=kwargs.pop("application_name", "skene-cdc"),
+                               application_name=kwargs.pop("application_name",
+                                                           _application_name),
                                **kwargs)
     except psycopg.OperationalError as exc:
         reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__

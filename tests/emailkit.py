@@ -17,6 +17,7 @@ from skene_cdc.config import Config
 from skene_cdc.config.loops import Recovery
 from skene_cdc.db import connect
 from skene_cdc.handlers import outbox
+from skene_cdc.handlers.decision import StepRef
 from skene_cdc.handlers.email.sender import Sender
 from tests.conftest import DEFAULT_CONFIG, cli_env, write_config
 from tests.fakes.resend_server import FakeResend
@@ -83,7 +84,7 @@ def enqueue(url: str, user_id: str, *, episode: str = "1", loop: str = "welcome"
     recovery = Recovery(retries=retries, backoff=backoff,  # type: ignore[arg-type]
                         base_delay=timedelta(seconds=base_delay))
     with connect(url) as conn:
-        did = outbox.enqueue(conn, loop=loop, user_id=user_id, step=0, episode=episode,
+        did = outbox.enqueue(conn, step=StepRef(loop, 0), user_id=user_id, episode=episode,
                              provider=provider, template=template, to_address=to,
                              context=context or {}, recovery=recovery)
     assert did is not None

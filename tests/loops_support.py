@@ -56,6 +56,18 @@ def loops_config(tmp_path: Path, *loops: str, email: str = "") -> Config:
     return write_config(tmp_path, text)
 
 
+def established(url: str, config: Config, days: int = 3) -> None:
+    """The loops as a listener registered them `days` ago, so their schedules have a past slot
+    to catch up (a loop registered just now first fires at its next slot)."""
+    from skene_cdc.handlers.loops.handler import register_loops
+
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        register_loops(conn, config)
+        conn.execute("UPDATE skene.loops SET registered_at = registered_at - make_interval("
+                     "days => %(d)s), updated_at = updated_at - make_interval(days => %(d)s)",
+                     {"d": days})
+
+
 def pipeline(url: str, config: Config) -> dict[str, int]:
     """`skene-cdc listen --once`, in-process: consume events, then fire what is due."""
     return runner.drain_once(runner.build_services(url, config))
@@ -69,6 +81,7 @@ def run_loop(url: str, config: Config, name: str) -> None:
     plans = require_plans(config)
     scheduler = LoopScheduler(url, config, plans, listener_id="test")
     with psycopg.connect(url, row_factory=dict_row) as conn:
+        runner.process_pending(conn, runner.build_consumer(url, config))
         with conn.transaction():
             register_loops(conn, config)
             for plan in plans:

@@ -19,6 +19,7 @@ from skene_cdc.config import parse_config
 from skene_cdc.config.loops import Recovery
 from skene_cdc.db import connect
 from skene_cdc.handlers import outbox
+from skene_cdc.handlers.decision import StepRef
 from skene_cdc.handlers.email.checks import check_email
 from tests.conftest import run_cli, wait_for
 from tests.emailkit import (
@@ -96,7 +97,7 @@ def test_two_listen_processes_send_each_delivery_once(
         wait_for(lambda: _listening(db_url) == 2, what="both senders to LISTEN")
         with connect(db_url) as conn:  # one transaction, one NOTIFY: both wake at once
             for uid in range(1, n + 1):
-                outbox.enqueue(conn, loop="welcome", user_id=str(uid), step=0, episode="1",
+                outbox.enqueue(conn, step=StepRef("welcome", 0), user_id=str(uid), episode="1",
                                provider="resend", template="welcome", to_address=None,
                                context={}, recovery=Recovery())
         wait_for(lambda: _count(db_url, "sent") == n, timeout=90, what="every delivery sent")

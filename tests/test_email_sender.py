@@ -12,7 +12,6 @@ import psycopg
 import pytest
 
 from skene_cdc.handlers import outbox
-from skene_cdc.handlers.email import delivery_context
 from tests.conftest import run_cli, wait_for
 from tests.emailkit import (
     API_KEY,
@@ -42,7 +41,7 @@ def test_pending_delivery_is_sent_once(db_url: str, tmp_path: Path, fake_resend:
     [req] = fake_resend.requests
     assert req.path == "/emails"
     assert req.headers["authorization"] == f"Bearer {API_KEY}"
-    assert req.idempotency_key == outbox.idempotency_key("welcome", "1", 0, "1")
+    assert req.idempotency_key == outbox.idempotency_key("welcome", "1", 1, "1")
     assert req.body == {"from": "Acme <hello@acme.test>", "to": ["ann@x.test"],
                         "subject": "Welcome aboard, Ann",
                         "html": "<p>Hi Ann, your first project is live.</p>\n",
@@ -67,9 +66,9 @@ def test_context_from_the_engine_is_rendered(db_url: str, tmp_path: Path,
         '---\nsubject: "We miss you, {{ first }}"\n---\n'
         "<p>Your last {{ user.last_event }} was {{ user.days }} days ago; {{ event.event }}</p>\n")})
     add_user(db_url, 7, "bo@x.test", "Bo")
-    context = delivery_context(user={"user_id": "7", "days": 8, "last_event": "export"},
-                               event={"event": "nudge"},
-                               personalization={"first": "{{ user.name | upper }}"})
+    context = {"user": {"user_id": "7", "days": 8, "last_event": "export"},
+               "event": {"event": "nudge"},
+               "personalization": {"first": "{{ user.name | upper }}"}}
     enqueue(db_url, "7", template="re", context=context)
     assert sender(db_url, cfg).drain() == 1
     [email] = fake_resend.emails
@@ -83,8 +82,8 @@ def test_full_user_row_in_context_is_used_as_decided(db_url: str, tmp_path: Path
     """A loop stores the condition's row joined with skene.users: that is what is rendered, even
     for a user no longer in the app's table."""
     cfg = email_config(tmp_path)
-    enqueue(db_url, "99", context=delivery_context(
-        user={"user_id": "99", "email": "gone@x.test", "name": "Gwen"}))
+    enqueue(db_url, "99", context={"user": {"user_id": "99", "email": "gone@x.test",
+                                            "name": "Gwen"}, "event": None})
     assert sender(db_url, cfg).drain() == 1
     [email] = fake_resend.emails
     assert (email["to"], email["subject"]) == (["gone@x.test"], "Welcome aboard, Gwen")

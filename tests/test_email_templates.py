@@ -116,3 +116,39 @@ def test_smtp_urls_and_retry_after() -> None:
     assert retry_after_seconds({"retry-after": "30"}) == 30
     assert retry_after_seconds({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0
     assert retry_after_seconds({}) is None
+
+
+def test_developer_comments_are_not_sent(tmp_path: Path) -> None:
+    """init's starter templates begin with a note to whoever edits them; it went out in every
+    email. Outlook's conditional comments are markup and stay; errors keep their line."""
+    write(tmp_path, "c.html", '---\nsubject: "Hi"\n---\n'
+                              "<!-- Sent by the activation loop.\n"
+                              "     Variables: {{ name }} -->\n"
+                              "<p>Hi</p><!--[if mso]><b>o</b><![endif]-->\n"
+                              "<!-- one line -->{{ user.nope }}\n")
+    t = tpl.Templates(tmp_path)
+    with pytest.raises(tpl.TemplateProblem) as err:
+        t.render("c", tpl.variables({}, {}, None, "w"))
+    assert err.value.where == f"{tmp_path / 'c.html'}:7"
+    write(tmp_path, "c.html", (tmp_path / "c.html").read_text().replace("{{ user.nope }}", ""))
+    html = t.render("c", tpl.variables({}, {}, None, "w")).html
+    assert html == "<p>Hi</p><!--[if mso]><b>o</b><![endif]-->\n\n"
+    from skene_cdc.inspect.generate import starter_templates
+
+    for name, text in starter_templates().items():
+        write(tmp_path, name, text)
+        if name.endswith(".html"):
+            out = t.render(name[:-5], tpl.variables({"name": "Ann", "lastActivity": "today"},
+                                                    {"name": "Ann"}, None, "w"))
+            assert "<!--" not in out.html, name
+
+
+def test_ago_and_date_read_timestamps_as_stored() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC)
+    user = {"last": (now - timedelta(days=8, hours=1)).isoformat(), "first": "2026-03-04",
+            "gone": (now - timedelta(days=70)).isoformat()}
+    got = tpl.variables({"a": "{{ user.last | ago }}", "d": "{{ user.first | date }}",
+                         "g": "{{ user.gone | ago }}"}, user, None, "w")
+    assert (got["a"], got["d"], got["g"]) == ("8 days ago", "March 4, 2026", "2 months ago")

@@ -68,15 +68,20 @@ def test_status_section_and_checks(db_url: str, redis_server: RedisServer,
                                    tmp_path: Path) -> None:
     cfg = freemium_config(tmp_path, redis_server.url, limit=1)
     gate = Gate.from_config(cfg)
-    for user in ("a", "b"):
+    with psycopg.connect(db_url) as conn:  # prompts go to users with an address
+        conn.execute("INSERT INTO users (id, email) VALUES (1, 'a@x.test'), (2, 'b@x.test')")
+    for user in ("1", "2"):
         for _ in range(3):
             gate.check(user, *POST)
     UsageDrain(db_url, cfg).drain()
     with psycopg.connect(db_url, row_factory=psycopg.rows.dict_row) as conn:
-        conn.execute("UPDATE skene.enrolments SET state = 'converted' WHERE user_id = 'a'")
+        conn.execute("UPDATE skene.enrolments SET state = 'converted' WHERE user_id = '1'")
         section = collect(conn)["freemium"]
-        assert [(s["loop"], s["users_blocked_30d"], s["requests_blocked_30d"], s["prompts_sent"],
-                 s["conversions"]) for s in section] == [("freemium", 2, 4, 2, 1)]
+        counts = [(s["loop"], s["users_blocked_30d"], s["requests_blocked_30d"],
+                   s["prompts_sent"], s["conversions"]) for s in section]
+        assert counts == [("freemium", 2, 4, 2, 1)]
+        # Counts are integers (the screen showed "requests blocked 30d 4.0").
+        assert all(type(n) is int for n in counts[0][1:]), counts
         assert run_checks(CheckContext(cfg, db_url, conn)) == []
         # Redis down, a secret that is not a signing secret, a missing template.
         text = (tmp_path / "skene.yaml").read_text()

@@ -220,3 +220,11 @@ def test_quoting_helpers() -> None:
     assert generate.yaml_scalar("public.users") == "public.users"
     for tricky in ['public."Order"', "yes", "123", "a: b", "#x", "null", "x # y", "$1::uuid"]:
         assert yaml.safe_load(f"k: {generate.yaml_scalar(tricky)}") == {"k": tricky}
+
+
+def test_every_starter_template_has_a_text_part() -> None:
+    """upgrade_prompt had no .txt: clients that show no HTML got nothing readable."""
+    starters = generate.starter_templates()
+    htmls = {n[:-5] for n in starters if n.endswith(".html")}
+    assert {"activation_welcome", "re_engagement", "upgrade_prompt"} <= htmls
+    assert {n[:-4] for n in starters if n.endswith(".txt")} == htmls

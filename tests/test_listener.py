@@ -201,7 +201,8 @@ def test_lost_connection_is_retried(db_url: str, tmp_path: Path) -> None:
                  what="listener registered")
         with psycopg.connect(db_url, autocommit=True) as conn:
             conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                         "WHERE application_name = 'skene-cdc' AND pid <> pg_backend_pid()")
+                         "WHERE application_name LIKE 'skene-cdc listen %' "
+                         "AND pid <> pg_backend_pid()")
             conn.execute("INSERT INTO users (email) VALUES ('after-cut@x.test')")
         wait_for(lambda: scalar(db_url, "SELECT processed FROM skene.cursors") == 1,
                  what="processing after reconnect")

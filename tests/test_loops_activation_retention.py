@@ -14,6 +14,7 @@ from tests.loops_support import (
     add_users,
     deliveries,
     enrolments,
+    established,
     execute,
     loops_config,
     pipeline,
@@ -75,6 +76,7 @@ def test_activation_window_expires(db_url: str, tmp_path: Path) -> None:
 
 def test_retention_emails_dormant_users_once(db_url: str, tmp_path: Path) -> None:
     config = loops_config(tmp_path, RETENTION)
+    established(db_url, config)  # registered before the slot
     add_users(db_url, (1, "Ann"), (2, "Bob"), (3, "Cy"), (4, "Di"))
     act(db_url, 1, "export", days_ago=8)   # dormant
     act(db_url, 2, "login", days_ago=1)    # active
@@ -108,6 +110,7 @@ def test_retention_emails_dormant_users_once(db_url: str, tmp_path: Path) -> Non
 
 def test_retention_records_the_comeback(db_url: str, tmp_path: Path) -> None:
     config = loops_config(tmp_path, RETENTION)
+    established(db_url, config)  # registered before the slot
     add_users(db_url, (1, "Ann"), (2, "Bob"))
     act(db_url, 1, "login", days_ago=8)
     act(db_url, 2, "login", days_ago=9)
@@ -126,6 +129,7 @@ def test_retention_records_the_comeback(db_url: str, tmp_path: Path) -> None:
 
 def test_retention_new_spell_after_cooldown_is_a_new_episode(db_url: str, tmp_path: Path) -> None:
     config = loops_config(tmp_path, RETENTION)
+    established(db_url, config)  # registered before the slot
     add_users(db_url, (1, "Ann"))
     act(db_url, 1, "login", days_ago=20)
     pipeline(db_url, config)
@@ -172,6 +176,7 @@ def test_the_seeds_retention_query_as_a_condition(db_url: str, tmp_path: Path) -
           query: {SEED_QUERY.replace("user_id FROM", "* FROM").replace(" ORDER BY user_id", "")}
           timeout: 10m""")
     config = loops_config(tmp_path, seeds)
+    established(db_url, config)  # registered before the slot
     add_users(db_url, (1, "Ann"), (2, "Bob"))
     act(db_url, 1, "export", days_ago=8)
     act(db_url, 2, "login", days_ago=2)

@@ -16,6 +16,7 @@ from tests.loops_support import (
     act,
     add_users,
     deliveries,
+    established,
     loops_config,
     rows,
 )
@@ -26,7 +27,7 @@ STATE = ("SELECT (SELECT count(*) FROM skene.deliveries) AS deliveries, "
 
 
 def test_loops_run_dry_run_prints_and_records_nothing(db_url: str, tmp_path: Path) -> None:
-    loops_config(tmp_path, ACTIVATION, RETENTION)
+    established(db_url, loops_config(tmp_path, ACTIVATION, RETENTION))
     cfg = tmp_path / "skene.yaml"
     add_users(db_url, (1, "Ann"), (2, "Bob"), (3, "Cy"))
     act(db_url, 1, "login", days_ago=9)
@@ -67,7 +68,7 @@ def test_loops_list_status_and_unknown_loop(db_url: str, tmp_path: Path) -> None
 
 def test_two_listeners_never_send_twice_or_fire_twice(db_url: str, tmp_path: Path) -> None:
     every_minute = RETENTION.replace('"0 9 * * *"', '"* * * * *"')
-    loops_config(tmp_path, ACTIVATION, every_minute)
+    established(db_url, loops_config(tmp_path, ACTIVATION, every_minute))
     cfg = tmp_path / "skene.yaml"
     dormant = list(range(1, 31))
     add_users(db_url, *[(i, f"U{i}") for i in dormant])
@@ -106,3 +107,29 @@ def test_two_listeners_never_send_twice_or_fire_twice(db_url: str, tmp_path: Pat
     assert sum(f["enqueued"] for f in firings) == len(dormant)
     listeners = {f"{p.pid}" for p in procs}
     assert {f["claimed_by"].rsplit(":", 1)[1] for f in firings} <= listeners
+
+
+def test_dry_run_after_backfill_shows_who_will_be_emailed(app_url: str, tmp_path: Path) -> None:
+    """docs/init.md: after `migrate --backfill`, `loops run retention --dry-run` shows who will
+    be emailed. It showed nobody: backfilled history reached the rollups only when a listener
+    ran. Now every run first processes pending captured events (a dry run rolls that back too),
+    so it shows what the real run would do, whenever it is called."""
+    loops_config(tmp_path, RETENTION)
+    cfg = tmp_path / "skene.yaml"
+    add_users(app_url, (1, "Ann"), (2, "Bob"))
+    act(app_url, 1, "login", days_ago=9)  # the app's history, before skene
+    act(app_url, 2, "login", days_ago=1)
+    run_cli("migrate", "--backfill", url=app_url, config_path=cfg)
+    before = rows(app_url, "SELECT (SELECT count(*) FROM skene.user_activity) AS rolled_up, "
+                           "(SELECT processed FROM skene.cursors WHERE name = 'main') AS cursor")
+    out = run_cli("loops", "run", "retention", "--dry-run", url=app_url, config_path=cfg,
+                  COLUMNS="200")
+    assert "ann@x.test" in out.stdout and "bob@x.test" not in out.stdout, out.stdout
+    assert "dry run: 1 email(s) would get these users" in out.stdout
+    assert "2 captured event(s) processed first" in out.stderr, out.stderr
+    assert rows(app_url, "SELECT (SELECT count(*) FROM skene.user_activity) AS rolled_up, "
+                         "(SELECT processed FROM skene.cursors WHERE name = 'main') AS cursor"
+                ) == before  # rolled back: the listener will process them for real
+    out = run_cli("loops", "run", "retention", url=app_url, config_path=cfg)
+    assert "1 email(s) enqueued for the outbox" in out.stdout
+    assert [d["user_id"] for d in deliveries(app_url)] == ["1"]

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from skene_cdc.handlers.loops.episodes import sticky_fraction
+from skene_cdc.handlers.decision import sticky_fraction
 from tests.loops_support import (
     act,
     add_users,
     deliveries,
     enrolments,
+    established,
     execute,
     loops_config,
     pipeline,
@@ -33,6 +34,7 @@ def scheduled(name: str, condition: str, extra: str = "") -> str:
 def test_declining(db_url: str, tmp_path: Path) -> None:
     config = loops_config(tmp_path, scheduled(
         "declining", "{type: declining, ratio: 0.5, min_last_week: 3}"))
+    established(db_url, config)  # registered before the slot
     add_users(db_url, *[(i, f"U{i}") for i in range(1, 8)])
     # (user, events last week (8-13 days ago), events this week (0-6 days ago))
     act(db_url, 1, "login", days_ago=10, times=10)
@@ -58,6 +60,7 @@ def test_declining(db_url: str, tmp_path: Path) -> None:
 
 def test_stopped(db_url: str, tmp_path: Path) -> None:
     config = loops_config(tmp_path, scheduled("stopped", "{type: stopped, event: export, days: 7}"))
+    established(db_url, config)  # registered before the slot
     add_users(db_url, *[(i, f"U{i}") for i in range(1, 6)])
     act(db_url, 1, "export", days_ago=10, times=3)
     act(db_url, 1, "login", days_ago=0)              # active, but stopped exporting
@@ -120,6 +123,7 @@ def test_variants_are_sticky_and_the_funnel_splits_by_variant(db_url: str,
           type: email
           variants: [{template: plain, weight: 1}, {template: discount, weight: 3}]
 """)
+    established(db_url, config)  # registered before the slot
     n = 40
     add_users(db_url, *[(i, f"U{i}") for i in range(1, n + 1)])
     for i in range(1, n + 1):
@@ -162,6 +166,7 @@ def test_schedule_runs_one_catch_up_firing_in_its_time_zone(db_url: str, tmp_pat
 
     config = loops_config(tmp_path, scheduled("hourly", "{type: dormant, days: 7}").replace(
         '"0 9 * * *"', '"0 9,12,15,18 * * *"'))
+    established(db_url, config, days=400)  # registered before the slot
     [plan] = require_plans(config)
     winter, summer = datetime(2026, 1, 15, 10, 30, tzinfo=UTC), datetime(2026, 7, 15, 8, 30,
                                                                          tzinfo=UTC)

@@ -20,6 +20,7 @@ from tests.loops_support import (
     add_users,
     deliveries,
     enrolments,
+    established,
     execute,
     loops_config,
     pipeline,
@@ -196,6 +197,7 @@ def test_a_failing_scheduled_query_is_retried_then_dead(db_url: str, tmp_path: P
         action: {type: email, template: t}
     recovery: {retries: 1, backoff: fixed, base_delay: 1s}
 """)
+    established(db_url, config)  # registered before the slot
     add_users(db_url, (1, "Ann"))
     pipeline(db_url, config)
     [firing] = rows(db_url, "SELECT * FROM skene.schedule_firings")

@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from skene_cdc.cli.context import Ctx, pass_ctx
 from skene_cdc.cli.main import cli
 from skene_cdc.db import connect, require_schema
 from skene_cdc.listener import runner
+from skene_cdc.listener.control import ControlChannel, name_this_process
 
 
 @cli.command()
 @click.option("--once", is_flag=True, help="Process everything pending and due, then exit.")
 @pass_ctx
 def listen(ctx: Ctx, once: bool) -> None:
-    """Capture changes, evaluate loops, run schedules and send email until SIGTERM/SIGINT."""
+    """Capture changes, evaluate loops, run schedules and send email until SIGTERM/SIGINT.
+
+    A changed skene.yaml is picked up by itself (or on SIGHUP); an invalid one is refused with
+    its error and the running config goes on."""
     config = ctx.config
+    # Every session of this process says which listener it is: `status` tells a running
+    # listener from a dead one by it, and `uninstall` asks running ones to stop.
+    name_this_process()
     with connect(ctx.url) as conn:
         require_schema(conn)
     services = runner.build_services(ctx.url, config)
@@ -23,5 +32,10 @@ def listen(ctx: Ctx, once: bool) -> None:
         done = runner.drain_once(services)
         click.echo(", ".join(f"{name}: {n}" for name, n in done.items()))
         return
-    if not runner.run_forever(services):
+    url = ctx.url
+    ok = runner.run_forever(
+        services, reload=runner.Reload(Path(ctx.config_path),
+                                       lambda cfg: runner.build_services(url, cfg)),
+        control=ControlChannel(url))
+    if not ok:
         raise SystemExit(1)

@@ -61,6 +61,7 @@ def _register() -> None:
     from skene_cdc.cli import (  # noqa: F401
         backfill,
         check,
+        deliveries,
         demo,
         events,
         init,

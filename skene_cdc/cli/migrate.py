@@ -7,6 +7,8 @@ import click
 from skene_cdc import backfill
 from skene_cdc.cli.context import Ctx, pass_ctx
 from skene_cdc.cli.main import cli
+from skene_cdc.errors import ConfigError
+from skene_cdc.freemium.cleanup import remove_redis_keys
 from skene_cdc.migrations import runner
 from skene_cdc.progress import StepProgress
 
@@ -41,14 +43,29 @@ def migrate(ctx: Ctx, sql_only: bool, with_backfill: bool, batch_size: int) -> N
 
 @cli.command()
 @click.option("--yes", is_flag=True, help="Confirm: remove every object skene installed.")
+@click.option("--keep-redis", is_flag=True,
+              help="Leave skene's Redis keys (plan cache, usage counters, usage stream).")
 @pass_ctx
-def uninstall(ctx: Ctx, yes: bool) -> None:
-    """Remove triggers, functions, publication, replication slot and schema skene.
+def uninstall(ctx: Ctx, yes: bool, keep_redis: bool) -> None:
+    """Remove triggers, functions, publication, replication slot and schema skene, and skene's
+    Redis keys (unless --keep-redis). A running listener is asked to stop first.
 
     App tables and rows are not touched."""
     if not yes:
         raise click.UsageError("uninstall removes schema skene and all captured history; "
                                "pass --yes to confirm")
     done = runner.uninstall(ctx.url)
-    for line in done or ["skene is not installed; nothing to do"]:
+    for line in done or ["skene is not installed in this database; nothing to do there"]:
         click.echo(line)
+    try:
+        config = ctx.config
+    except ConfigError as exc:
+        click.echo(f"skene's Redis keys, if any, were left: {ctx.config_path} cannot be read "
+                   f"({exc.message})")
+        return
+    if keep_redis:
+        click.echo("kept skene's Redis keys (--keep-redis)")
+        return
+    removed = remove_redis_keys(config)
+    if removed:
+        click.echo(removed)

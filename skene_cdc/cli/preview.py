@@ -15,6 +15,7 @@ from skene_cdc.db import connect, require_schema
 from skene_cdc.errors import SkeneError
 from skene_cdc.handlers.email import templates as tpl
 from skene_cdc.handlers.email.actions import find_use
+from skene_cdc.handlers.email.personalization import risks
 
 
 @cli.command()
@@ -39,6 +40,11 @@ def preview(ctx: Ctx, template: str, user_id: str, loop: str | None, html_path: 
     with connect(ctx.url) as conn:
         require_schema(conn)
         user = conn.execute(sql.load("email/users_for"), {"ids": [user_id]}).fetchone()
+        # This user may be fine; say which users would not be (check reports the same).
+        for risk in risks(config, conn):
+            if use is not None and risk.use.loop.name == use.loop.name \
+                    and risk.use.template == template:
+                click.echo(f"warning: {risk.message}. Fix: {risk.fix}", err=True)
     if user is None:
         raise SkeneError(f"no user with id {user_id!r} in skene.users",
                          hint="Pass an id from your users table (`skene-cdc events --user ID` "

@@ -109,10 +109,18 @@ def render_listeners(console: Console, title: str, rows: Any, now: datetime) -> 
         return
     _title(console, title)
     for r in rows:
-        alive = "[green]alive[/]" if r.get("alive") else "[red]silent[/]"
+        state = r.get("state") or ("running" if r.get("alive") else "dead")
+        name = escape(str(r["listener"]))
+        beat = _cell(r.get("heartbeat_at"), now)
+        if state == "dead":
+            _line(console, f"{name}: [red]dead: no database session[/] (killed, or its machine "
+                           f"is gone), last heartbeat {beat}; its row stays until a listener "
+                           "with the same name starts")
+            continue
+        shown = "[green]running[/]" if state == "running" else \
+            "[yellow]stalled: connected, but no heartbeat for 30s[/]"
         idle = ", idle" if r.get("sleeping") else ""
-        _line(console, f"{escape(str(r['listener']))}: {alive}{idle}, heartbeat "
-                       f"{_cell(r.get('heartbeat_at'), now)}, started "
+        _line(console, f"{name}: {shown}{idle}, heartbeat {beat}, started "
                        f"{_cell(r.get('started_at'), now)}")
 
 

@@ -3,12 +3,13 @@ recovery) in YAML."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, PlainSerializer
 
-from skene_cdc.config.types import Duration, Strict, parse_duration
+from skene_cdc.config.types import Duration, Strict, format_duration, parse_duration
 
 # --- triggers -------------------------------------------------------------------------------
 
@@ -85,7 +86,12 @@ def _period(value: Any) -> timedelta | str:
     return period
 
 
-Period = Annotated[timedelta | Literal["month"], BeforeValidator(_period)]
+def _format_period(value: timedelta | str) -> str:
+    return value if isinstance(value, str) else format_duration(value)
+
+
+Period = Annotated[timedelta | Literal["month"], BeforeValidator(_period),
+                   PlainSerializer(_format_period, when_used="json")]
 
 
 class UsageCondition(Strict):
@@ -122,12 +128,30 @@ class Variant(Strict):
     weight: float = Field(default=1, gt=0)
 
 
+class Fallback(Strict):
+    """A personalization value that may be missing for some users:
+    `name: {value: "{{ user.name }}", fallback: there}`. The fallback (itself a template) is used
+    when `value` renders empty or NULL; a variable that does not exist at all is still an error,
+    so a typo cannot hide behind a fallback."""
+
+    value: str
+    fallback: str = Field(min_length=1, pattern=r"\S")
+
+
+Personalization = str | Fallback
+
+
+def personalization_json(items: Mapping[str, Personalization]) -> dict[str, Any]:
+    """As a delivery's context stores it (and the sender reads it back)."""
+    return {k: v if isinstance(v, str) else v.model_dump() for k, v in items.items()}
+
+
 class EmailAction(Strict):
     type: Literal["email"]
     provider: Literal["resend", "smtp", "console"] | None = None
     template: str | None = None
     variants: list[Variant] = Field(default_factory=list)
-    personalization: dict[str, str] = Field(default_factory=dict)
+    personalization: dict[str, Personalization] = Field(default_factory=dict)
 
 
 class BlockAction(Strict):

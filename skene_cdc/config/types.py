@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -24,7 +25,20 @@ def parse_duration(value: Any) -> timedelta:
     raise ValueError(f"{value!r} is not a duration; write e.g. 30s, 5m, 2h, 7d")
 
 
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+def format_duration(value: timedelta) -> str:
+    """The way skene.yaml writes it (`7d`, `90s`, `250ms`), so a stored definition reads back."""
+    us = value // timedelta(microseconds=1)
+    if us == 0:
+        return "0s"
+    for unit in ("d", "h", "m", "s", "ms"):
+        size = round(_UNITS[unit] * 1_000_000)
+        if us % size == 0:
+            return f"{us // size}{unit}"
+    return f"{us / 1_000_000}s"
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration),
+                     PlainSerializer(format_duration, when_used="json")]
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|kB|KB|MB|GB|TB)?\s*$", re.IGNORECASE)
 _SIZE_UNITS = {"b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3, "tb": 1024**4}
@@ -50,6 +64,16 @@ def split_table(name: str) -> tuple[str | None, str]:
 
 
 class Strict(BaseModel):
-    """Unknown keys are errors: a typo in skene.yaml must not be silently ignored."""
+    """Unknown keys are errors: a typo in skene.yaml must not be silently ignored.
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+    `.inf` (a freemium `limit.paid`) is serialised as "Infinity", which JSON and PostgreSQL's
+    jsonb accept and which validates back to the same float (see `as_json`)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True,
+                              ser_json_inf_nan="strings")
+
+
+def as_json(model: BaseModel) -> Any:
+    """A config model as plain JSON data that jsonb stores and `model_validate` reads back to an
+    equal model (durations as ISO 8601, `.inf` as "Infinity", keys by their skene.yaml names)."""
+    return json.loads(model.model_dump_json(by_alias=True))

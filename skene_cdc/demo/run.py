@@ -34,6 +34,7 @@ from skene_cdc.handlers.loops.handler import register_loops
 from skene_cdc.handlers.loops.plan import require_plans
 from skene_cdc.handlers.loops.schedule import LoopScheduler
 from skene_cdc.listener import runner
+from skene_cdc.listener.control import name_this_process
 from skene_cdc.listener.service import Service
 from skene_cdc.migrations import runner as migrations
 
@@ -132,15 +133,16 @@ class Demo:
 
     def start_listener(self, url: str, config: Config) -> None:
         providers.console_sink = self.out.email
+        name_this_process()  # `skene-cdc status` in another terminal sees it running
         self.services = runner.build_services(url, config)
         for s in self.services:
             t = threading.Thread(target=s.run, args=(self.stop,), name=f"skene-{s.name}",
                                  daemon=True)
             t.start()
             self.threads.append(t)
-        scheduled = [p for p in require_plans(config) if p.mode == "schedule"]
-        self.wait_for(url, "demo/firings_done", lambda row: row["n"] >= len(scheduled),
-                      "the listener's first schedule check")
+        self.wait_for(url, "demo/listener_ready",
+                      lambda row: row["listeners"] >= 1 and row["loops"] >= len(config.loops),
+                      "the listener to start")
         self.out.line(f"Started the listener ({', '.join(s.name for s in self.services)}); "
                       f"emails go to the console provider")
 

@@ -9,7 +9,6 @@ Redis or the listener repeats itself."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -21,12 +20,18 @@ from psycopg.types.json import Jsonb
 
 from skene_cdc import sql
 from skene_cdc.config import Config
-from skene_cdc.config.loops import BlockAction, EmailAction
+from skene_cdc.config.loops import BlockAction
 from skene_cdc.db import Row
 from skene_cdc.freemium import plans
 from skene_cdc.freemium.meter import iso, redis_config, usage_stream
 from skene_cdc.freemium.rules import UNLIMITED, build_rules, find_rule
 from skene_cdc.handlers import outbox
+from skene_cdc.handlers.decision import (
+    NO_ADDRESS,
+    StepRef,
+    delivery_context,
+    pick_variant,
+)
 from skene_cdc.streams.consumer import Entry, StreamConsumer
 from skene_cdc.streams.profiles import redis_profile
 from skene_cdc.streams.source import EventRow, insert_events
@@ -41,19 +46,6 @@ def _int(fields: dict[str, str], key: str, default: int = 0) -> int:
         return int(float(fields.get(key, default)))
     except ValueError:
         return default
-
-
-def pick_variant(prompt: EmailAction, loop: str, user_id: str, episode: str) -> tuple[str, str | None]:
-    """(template, variant): a stable weighted choice when the prompt has variants."""
-    if not prompt.variants:
-        return prompt.template or "", None
-    digest = hashlib.sha256(f"{loop}\x1f{user_id}\x1f{episode}".encode()).digest()
-    point = int.from_bytes(digest[:8], "big") / 2**64 * sum(v.weight for v in prompt.variants)
-    for v in prompt.variants:
-        point -= v.weight
-        if point < 0:
-            return v.template, v.template
-    return prompt.variants[-1].template, prompt.variants[-1].template
 
 
 class UsageSink:
@@ -72,13 +64,14 @@ class UsageSink:
 
     def write(self, conn: psycopg.Connection[Row], stream: str, entries: Sequence[Entry]) -> int:
         rows: list[EventRow] = []
-        # (loop, step, user, window) -> first blocked entry, its time, the highest block count
+        # (loop, step index, user, window) -> first blocked entry, its time, the highest count
         blocks: dict[tuple[str, int, str, int], tuple[dict[str, str], datetime, int]] = {}
         for entry_id, f in entries:
             at = datetime.fromtimestamp(_int(f, "t") / 1000, UTC)
             blocked = f.get("k") == "b"
             data: dict[str, Any] = {
-                "loop": f.get("l"), "step": _int(f, "s"),
+                # the meter writes the step's index; events show its number, like every table
+                "loop": f.get("l"), "step": StepRef(f.get("l", ""), max(_int(f, "s"), 0)).number,
                 "endpoint": self.endpoint(f.get("l", ""), _int(f, "s")), "plan": f.get("p"),
                 "used": _int(f, "n"), "limit": None if _int(f, "L") == UNLIMITED else _int(f, "L"),
                 "window_start": iso(_int(f, "ws")), "window_end": iso(_int(f, "we"))}
@@ -93,65 +86,89 @@ class UsageSink:
                 activity=not blocked, occurred_at=at, data=data,
                 external_id=f"{stream}:{entry_id}"))
         new = insert_events(conn, "api", None, rows)
-        for (loop, step, user_id, _), (f, at, count) in blocks.items():
+        for (loop, index, user_id, _), (f, at, count) in blocks.items():
             if user_id:
-                self.prompt(conn, loop, step, user_id, f, at)
-                conn.execute(sql.load("freemium/count_blocked"), {
-                    "loop": loop, "user_id": user_id, "episode": iso(_int(f, "ws")),
-                    "blocked": count})
+                episode = self.prompt(conn, loop, index, user_id, f, at)
+                if episode is not None:
+                    conn.execute(sql.load("freemium/count_blocked"), {
+                        "loop": loop, "user_id": user_id, "episode": episode,
+                        "blocked": count})
         return new
 
-    def prompt(self, conn: psycopg.Connection[Row], loop_name: str, step: int, user_id: str,
-               f: dict[str, str], blocked_at: datetime) -> None:
-        found = find_rule(self.config, loop_name, step)
+    def prompt(self, conn: psycopg.Connection[Row], loop_name: str, index: int, user_id: str,
+               f: dict[str, str], blocked_at: datetime) -> str | None:
+        """Record the period's first block (and enqueue the upgrade email); return the episode,
+        or None when skene.yaml no longer has the step. `index` is the step's position in
+        skene.yaml, as the meter writes it; the database sees StepRef.number like every loop."""
+        found = find_rule(self.config, loop_name, index)
         if found is None:
-            log.warning("freemium: a blocked request names loop %r step %d, which skene.yaml no "
-                        "longer has; no upgrade prompt", loop_name, step)
-            return
+            log.warning("freemium: a blocked request names loop %r, step index %d, which "
+                        "skene.yaml no longer has; no upgrade prompt", loop_name, index)
+            return None
+        step = StepRef(loop_name, index)
         loop, _ = found
-        action = loop.steps[step].action
+        action = loop.steps[index].action
         assert isinstance(action, BlockAction)
-        episode = iso(_int(f, "ws"))
+        episode = step.episode(iso(_int(f, "ws")))
         usage = {"event": BLOCKED_EVENT, "loop": loop_name, "request": f.get("e"),
                  "used": _int(f, "n"), "limit": _int(f, "L"), "plan": f.get("p"),
-                 "period_start": episode, "resets_at": iso(_int(f, "we")),
+                 "period_start": iso(_int(f, "ws")), "resets_at": iso(_int(f, "we")),
                  "message": action.message, "upgrade_url": action.upgrade_url}
         prompt = action.upgrade_prompt
-        template, variant = pick_variant(prompt, loop_name, user_id, episode) if prompt \
-            else ("", None)
+        chosen = pick_variant(loop_name, user_id, prompt.variants) if prompt else None
         sent_at = datetime.now(UTC) if prompt else None
         # The funnel row first: when it exists this period is handled, and later batches of
         # blocked requests cost one conflicting insert, not a profile lookup.
         enrolled = conn.execute(sql.load("freemium/enrol_prompt"), {
-            "loop": loop_name, "user_id": user_id, "episode": episode, "variant": variant,
-            "state": "sent" if prompt else "met", "blocked_at": blocked_at, "sent_at": sent_at,
+            "loop": loop_name, "step": step.number, "user_id": user_id, "episode": episode,
+            "variant": chosen.template if chosen else None,
+            "state": "sent" if prompt else "met",
+            "blocked_at": blocked_at, "sent_at": sent_at,
             "expires_at": (sent_at or blocked_at) + self.conversion_window(),
             "context": Jsonb(usage)}).fetchone()
         if enrolled is None or prompt is None:
-            return
-        user = self.profile(conn, user_id)
+            return episode
+        user, known = self.profile(conn, user_id)
+        address = user.get("email")
+        if not address:
+            # As for every loop (docs/loops.md): no address, no delivery; the enrolment says why.
+            why = NO_ADDRESS if known else (
+                f"{NO_ADDRESS}: user {user_id} is not in {self.config.app.users.table}")
+            conn.execute(sql.load("freemium/prompt_failed"), {"id": enrolled["id"],
+                                                             "error": why})
+            log.warning("freemium: %s: no upgrade prompt for user %s: %s", step.label, user_id,
+                        why)
+            return episode
+        template = chosen.template if chosen else prompt.template or ""
         outbox.enqueue(
-            conn, loop=loop_name, user_id=user_id, step=step, episode=episode,
+            conn, step=step, user_id=user_id, episode=episode,
             provider=prompt.provider or self.config.email.provider, template=template,
-            to_address=user.get("email"),
-            context={"user": user, "event": usage,
-                     "personalization": dict(prompt.personalization)},
-            recovery=loop.recovery, variant=variant)
+            to_address=str(address),
+            context=delivery_context(step, loop, user=user, event=usage,
+                                     personalization=prompt.personalization, episode=episode,
+                                     variant=chosen.template if chosen else None),
+            recovery=loop.recovery, variant=chosen.template if chosen else None)
+        return episode
 
     def conversion_window(self) -> timedelta:
         return self.config.stripe.conversion_window if self.config.stripe else timedelta(days=30)
 
-    def profile(self, conn: psycopg.Connection[Row], user_id: str) -> dict[str, Any]:
+    def profile(self, conn: psycopg.Connection[Row], user_id: str) -> tuple[dict[str, Any], bool]:
+        """(the user's skene.users row, completed from the Redis profile hash when configured;
+        whether the users table has the user at all)."""
         row = conn.execute(sql.load("freemium/user_profile"), {"user_id": user_id}).fetchone()
         user: dict[str, Any] = {k: _jsonable(v) for k, v in (row or {}).items()}
+        known = row is not None
         if self.profiles is not None and not user.get("email"):
             try:
-                user = {**redis_profile(self.config, self.profiles, user_id), **
-                        {k: v for k, v in user.items() if v is not None}}
+                hashed = redis_profile(self.config, self.profiles, user_id)
             except redis.RedisError as exc:
                 log.warning("freemium: could not read user %s's profile hash: %s", user_id, exc)
+            else:
+                known = known or bool(hashed)
+                user = {**hashed, **{k: v for k, v in user.items() if v is not None}}
         user.setdefault("user_id", user_id)
-        return user
+        return user, known
 
 
 def _jsonable(value: Any) -> Any:

@@ -11,6 +11,7 @@ from datetime import timedelta
 from skene_cdc.config import Config
 from skene_cdc.config.loops import ApiTrigger, BlockAction, Loop, UsageCondition
 from skene_cdc.errors import ConfigError
+from skene_cdc.handlers.decision import StepRef
 
 UNLIMITED = -1
 
@@ -18,7 +19,8 @@ UNLIMITED = -1
 @dataclass(frozen=True)
 class Rule:
     loop: str
-    step: int
+    step: int                       # the step's index in skene.yaml (0-based), as the meter
+                                    # writes it; the database sees StepRef(loop, step).number
     methods: frozenset[str] | None  # None: every method
     endpoint: str
     pattern: re.Pattern[str]
@@ -80,8 +82,8 @@ def loop_rules(config: Config, loop: Loop, index: int) -> list[Rule]:
             continue
         where = config.where("loops", index, "steps", s)
         if not isinstance(act, BlockAction):
-            raise ConfigError(f"loop {loop.name!r} step {s}: an api trigger with a usage condition "
-                              "needs `action: {type: block, message: ...}`", where=where)
+            raise ConfigError(f"{StepRef(loop.name, s).label}: an api trigger with a usage "
+                              "condition needs `action: {type: block, message: ...}`", where=where)
         period = 0 if cond.period == "month" else int(_seconds(cond.period))
         rules.append(Rule(
             loop=loop.name, step=s, methods=_methods(trig.method), endpoint=trig.endpoint,

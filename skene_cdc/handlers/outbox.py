@@ -15,6 +15,7 @@ from psycopg.types.json import Jsonb
 from skene_cdc import sql
 from skene_cdc.config.loops import Recovery
 from skene_cdc.db import Row
+from skene_cdc.handlers.decision import StepRef
 
 
 def idempotency_key(loop: str, user_id: str, step: int, episode: str) -> str:
@@ -35,15 +36,17 @@ class Outgoing:
     variant: str | None = None
 
 
-def enqueue_many(conn: psycopg.Connection[Row], *, loop: str, step: int, provider: str,
+def enqueue_many(conn: psycopg.Connection[Row], *, step: StepRef, provider: str,
                  recovery: Recovery, items: Sequence[Outgoing],
                  not_before: datetime | None = None) -> dict[tuple[str, str], int]:
     """Insert pending deliveries in one statement; return {(user_id, episode): id} for the ones
-    that were new (an episode that already has a delivery is skipped)."""
+    that were new (an episode that already has a delivery is skipped). The step is a StepRef,
+    never a bare number: every loop type numbers steps the same way (handlers/decision.py)."""
     if not items:
         return {}
+    loop = step.loop
     rows = conn.execute(sql.load("handlers/enqueue_delivery"), {
-        "loop": loop, "step": step, "provider": provider,
+        "loop": loop, "step": step.number, "provider": provider,
         "max_attempts": recovery.retries + 1, "backoff": recovery.backoff,
         "base_delay": recovery.base_delay, "max_delay": recovery.max_delay,
         "not_before": not_before,
@@ -51,17 +54,17 @@ def enqueue_many(conn: psycopg.Connection[Row], *, loop: str, step: int, provide
         "templates": [i.template for i in items], "variants": [i.variant for i in items],
         "to_addresses": [i.to_address for i in items],
         "contexts": [Jsonb(i.context) for i in items],
-        "keys": [idempotency_key(loop, i.user_id, step, i.episode) for i in items],
+        "keys": [idempotency_key(loop, i.user_id, step.number, i.episode) for i in items],
     }).fetchall()
     return {(r["user_id"], r["episode"]): int(r["id"]) for r in rows}
 
 
-def enqueue(conn: psycopg.Connection[Row], *, loop: str, user_id: str, step: int, episode: str,
+def enqueue(conn: psycopg.Connection[Row], *, step: StepRef, user_id: str, episode: str,
             provider: str, template: str, to_address: str | None, context: dict[str, Any],
             recovery: Recovery, variant: str | None = None,
             not_before: datetime | None = None) -> int | None:
     """Insert one pending delivery; return its id, or None if this episode already has one."""
-    new = enqueue_many(conn, loop=loop, step=step, provider=provider, recovery=recovery,
+    new = enqueue_many(conn, step=step, provider=provider, recovery=recovery,
                        not_before=not_before, items=[Outgoing(user_id, episode, template,
                                                               to_address, context, variant)])
     return new.get((user_id, episode))

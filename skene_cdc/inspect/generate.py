@@ -18,7 +18,7 @@ from skene_cdc.inspect.catalog import Catalog, read_catalog
 from skene_cdc.inspect.detect import ActivityChoice, Detection, detect
 
 STARTERS = ("activation_welcome.html", "activation_welcome.txt", "re_engagement.html",
-            "re_engagement.txt", "upgrade_prompt.html")
+            "re_engagement.txt", "upgrade_prompt.html", "upgrade_prompt.txt")
 _KEYWORDS = (set(keywords.RESERVED_KEYWORDS) | set(keywords.TYPE_FUNC_NAME_KEYWORDS)
              | set(keywords.COL_NAME_KEYWORDS))
 

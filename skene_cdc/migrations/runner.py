@@ -15,6 +15,7 @@ from sqlalchemy import create_engine, pool
 from skene_cdc import sql
 from skene_cdc.config import Config
 from skene_cdc.db import connect, schema_installed, sqlalchemy_url
+from skene_cdc.listener.control import stop_listeners
 from skene_cdc.listener.history import History, retention
 from skene_cdc.migrations import capture, legacy, roles
 from skene_cdc.migrations import logical as _logical  # noqa: F401  (registers its planner)
@@ -96,6 +97,9 @@ def uninstall(url: str) -> list[str]:
         if conn.execute("SELECT to_regnamespace('skene') IS NOT NULL AS ok").fetchone() == {
                 "ok": False}:
             return done
+        stopped = stop_listeners(conn)  # before anything vanishes under them
+        if stopped:
+            done.append(f"stopped {stopped} running listener(s)")
         for row in conn.execute(sql.load("queries/capture_triggers")).fetchall():
             conn.execute(f'DROP TRIGGER IF EXISTS "{row["trigger"]}" ON '
                          f'"{row["schema"]}"."{row["table"]}"')

@@ -634,3 +634,5 @@ CREATE TABLE skene.stripe_unknown_users (
 
 -- 0010: the sender that claimed a delivery (see email/claim_expired.sql).
 ALTER TABLE skene.deliveries ADD COLUMN claimed_by integer;
+-- 0011_loops: no DDL. Freemium deliveries written before it (step = the 0-based index) are
+-- renumbered to StepRef.number, the one step convention of every loop type.

@@ -2,26 +2,15 @@
 
 Importing this package registers the email checks with `skene-cdc check`.
 
-What a delivery's `context` (see handlers/outbox.enqueue) may hold, all optional:
-  user             the condition's row (a row names its user by `user_id`/`id`); at send time it
-                   is refreshed with the user's current skene.users row.
-  event            the triggering event (handlers.base.Event as a dict), None for schedules.
-  personalization  {key: template string}; by default the loop's action.personalization.
+What a delivery's `context` holds (built by skene_cdc.handlers.decision.delivery_context for
+every loop type; all keys optional for the sender):
+  user             the condition's row (a row names its user by `user_id`/`id`); at send time
+                   keys it lacks (or has as NULL) are filled from the user's skene.users row.
+  event            the triggering event as JSON-able data, None for schedules.
+  personalization  {key: template string or {value, fallback}}; by default the loop's
+                   action.personalization.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from skene_cdc.handlers.email import checks  # noqa: F401 - registers check_email
-
-__all__ = ["delivery_context"]
-
-
-def delivery_context(user: dict[str, Any], event: dict[str, Any] | None = None,
-                     personalization: dict[str, str] | None = None) -> dict[str, Any]:
-    """The `context` to pass to outbox.enqueue so the sender renders what the loop decided."""
-    context: dict[str, Any] = {"user": user, "event": event}
-    if personalization is not None:
-        context["personalization"] = personalization
-    return context

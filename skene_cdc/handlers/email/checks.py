@@ -121,3 +121,15 @@ def check_email(ctx: CheckContext) -> Iterable[Problem]:
     templates = tpl.Templates(ctx.config.templates_dir())
     yield from template_problems(ctx.config, templates, sample_user(columns))
     yield from credential_problems(ctx.config, os.environ)
+
+
+@register
+def check_personalization(ctx: CheckContext) -> Iterable[Problem]:
+    """A personalization that reads a column some users have NULL or empty, with no fallback:
+    an error when such users exist now, a warning when the column merely allows it."""
+    from skene_cdc.handlers.email.personalization import risks
+
+    for risk in risks(ctx.config, ctx.conn):
+        yield Problem(ctx.config.where(*risk.use.path[:-1], "personalization", risk.key),
+                      risk.message, risk.fix,
+                      "error" if risk.current_user else "warning")

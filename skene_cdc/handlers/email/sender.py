@@ -33,8 +33,8 @@ from skene_cdc.config import Config
 from skene_cdc.db import Row, connect
 from skene_cdc.errors import SkeneError
 from skene_cdc.handlers.email import templates as tpl
-from skene_cdc.handlers.email.actions import find_use
 from skene_cdc.handlers.email.checks import preflight
+from skene_cdc.handlers.email.compose import decided_user, render_delivery
 from skene_cdc.handlers.email.providers import (
     PROVIDERS,
     Message,
@@ -126,7 +126,7 @@ class Sender:
             # view's text user_id is not indexable on the app's table.
             users: dict[str, Row] = {}
             ids = sorted({r["user_id"] for r in rows
-                          if r["rendered"] is None and _decided_user(r).get("email") is None})
+                          if r["rendered"] is None and decided_user(r).get("email") is None})
             if ids:
                 for u in conn.execute(sql.load("email/users_for"), {"ids": ids}).fetchall():
                     users[str(u["user_id"])] = u
@@ -166,28 +166,7 @@ class Sender:
         return provider
 
     def _render(self, row: Row, fresh_user: Row | None) -> dict[str, Any]:
-        context: dict[str, Any] = row["context"] or {}
-        # What the loop decided on wins; the skene.users row only fills in what it lacks.
-        user = _decided_user(row)
-        for key, value in (fresh_user or {}).items():
-            if user.get(key) is None:
-                user[key] = value
-        user.setdefault("user_id", row["user_id"])
-        event = context.get("event")
-        personalization = context.get("personalization")
-        if not isinstance(personalization, dict):
-            use = find_use(self.config, row["template"], row["loop"])
-            personalization = dict(use.action.personalization) if use else {}
-        where = f"{self.config.source} loop {row['loop']}"
-        rendered = self.templates.render(
-            row["template"], tpl.variables(personalization, user, event, where))
-        to = row["to_address"] or user.get("email")
-        if not to:
-            raise SkeneError(f"user {row['user_id']} has no email address",
-                             hint="Check app.users.email in skene.yaml and the user's row")
-        return {"from": self.config.email.from_, "to": str(to), "subject": rendered.subject,
-                "html": rendered.html, "text": rendered.text,
-                "reply_to": self.config.email.reply_to}
+        return render_delivery(self.config, self.templates, row, fresh_user)
 
     def _send(self, outcome: Outcome, provider: Provider, message: Message) -> None:
         with self._lock:
@@ -308,14 +287,6 @@ class Sender:
                 return
             for _ in wake.notifies(timeout=min(left, 0.25), stop_after=1):
                 return
-
-
-def _decided_user(row: Row) -> dict[str, Any]:
-    context: dict[str, Any] = row["context"] or {}
-    user = context.get("user")
-    if isinstance(user, dict):
-        return dict(user)
-    return {k: v for k, v in context.items() if k not in ("event", "personalization")}
 
 
 def _message(row: Row) -> Message:

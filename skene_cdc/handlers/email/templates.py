@@ -12,7 +12,7 @@ import threading
 import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -25,11 +25,17 @@ from skene_cdc.errors import SkeneError
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$")
 _FRONT = re.compile(r"\A---[ \t]*\r?\n(.*?)^---[ \t]*\r?\n?", re.S | re.M)
+# Notes for whoever edits the template, not for the recipient. Outlook's conditional comments
+# (`<!--[if mso]>`) are markup and stay.
+_HTML_COMMENT = re.compile(r"<!--(?!\s*\[if\b)(?!\s*<!\[endif).*?-->", re.S)
 RESERVED = ("user", "event")
 
 
 class TemplateProblem(SkeneError):
-    """A template cannot be loaded or rendered; `where` is `file:line`."""
+    """A template cannot be loaded or rendered; `where` is `file:line`. `null`: it failed only
+    because a value was NULL for this user (a personalization fallback may stand in)."""
+
+    null: bool = False
 
 
 @dataclass(frozen=True)
@@ -54,35 +60,53 @@ class Compiled:
     mtimes: tuple[tuple[int, int], tuple[int, int] | None]
 
 
+class NullValue(UndefinedError):
+    """An expression rendered NULL (or a date filter was given NULL): what a personalization's
+    `fallback` stands in for. A variable that does not exist at all is a plain UndefinedError."""
+
+
+NULL_MESSAGE = ("an expression rendered NULL (None); give it a fallback, e.g. "
+                "{{ user.name or 'there' }} or personalization `{value: ..., fallback: ...}`")
+
+
 def _finalize(value: Any) -> Any:
     # `{{ user.name }}` for a user whose name is NULL would print "None": refuse, like a missing
     # variable, so the author writes `{{ user.name or "there" }}` deliberately.
     if value is None:
-        raise UndefinedError("an expression rendered NULL (None); give it a fallback, e.g. "
-                             "{{ user.name or 'there' }}")
+        raise NullValue(NULL_MESSAGE)
     return value
 
 
 def _to_datetime(value: Any) -> datetime:
+    if value is None:
+        raise NullValue(NULL_MESSAGE)
     if isinstance(value, datetime):
         return value
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
     if isinstance(value, str):
-        return datetime.fromisoformat(value)
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            pass
     raise UndefinedError(f"{value!r} is not a date")
 
 
 def _date(value: Any, fmt: str = "%B %-d, %Y") -> str:
+    """`{{ user.created_at | date }}` -> "March 4, 2026"; any strftime format as the argument."""
     return _to_datetime(value).strftime(fmt)
 
 
 def _ago(value: Any) -> str:
-    """`8 days ago`: how the retention email names the user's last activity."""
+    """`8 days ago`: how the retention email names the user's last activity. Timestamps arrive
+    as datetimes or, from a delivery's stored context, as ISO 8601 text."""
     when = _to_datetime(value)
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     seconds = max(0, int((datetime.now(UTC) - when).total_seconds()))
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size:
+    for unit, size in (("year", 365 * 86400), ("month", 30 * 86400), ("week", 7 * 86400),
+                       ("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size and (unit not in ("week", "month") or seconds >= 2 * size):
             n = seconds // size
             return f"{n} {unit}{'s' if n != 1 else ''} ago"
     return "just now"
@@ -128,9 +152,11 @@ def _located(exc: Exception, path: str) -> TemplateProblem:
             line = frame.lineno
     what = "undefined variable" if isinstance(exc, UndefinedError) else type(exc).__name__
     message = getattr(exc, "message", None) or str(exc)
-    return TemplateProblem(f"{what}: {message}", where=f"{path}:{line}" if line else path,
-                           hint="Every variable must exist for every user: fix the name, or "
-                                "give it a fallback with `or` / `| default(...)`")
+    problem = TemplateProblem(f"{what}: {message}", where=f"{path}:{line}" if line else path,
+                              hint="Every variable must exist for every user: fix the name, or "
+                                   "give it a fallback with `or` / `| default(...)`")
+    problem.null = isinstance(exc, NullValue)
+    return problem
 
 
 class Templates:
@@ -184,7 +210,7 @@ class Templates:
         return Compiled(
             name=name,
             subject=_Part(compile_string(TEXT_ENV, subject, shown, subject_line), shown),
-            html=_Part(compile_string(HTML_ENV, body, shown, body_line), shown),
+            html=_Part(compile_string(HTML_ENV, strip_comments(body), shown, body_line), shown),
             text=text, mtimes=mtimes)
 
     def render(self, name: str, variables: Mapping[str, Any]) -> Rendered:
@@ -195,6 +221,12 @@ class Templates:
                                   hint="Give the front matter a non-empty `subject:`")
         return Rendered(subject=subject, html=render_part(compiled.html, variables),
                         text=render_part(compiled.text, variables) if compiled.text else None)
+
+
+def strip_comments(html: str) -> str:
+    """Drop developer comments before compiling (so they are never sent, and Jinja inside them
+    never runs), keeping their line breaks so error messages still name the right line."""
+    return _HTML_COMMENT.sub(lambda m: "\n" * m.group(0).count("\n"), html)
 
 
 def _stamp(path: Path) -> tuple[int, int]:
@@ -242,20 +274,47 @@ def _personalization(source: str, path: str) -> _Part:
     return _Part(compile_string(TEXT_ENV, source, path), path)
 
 
-def variables(personalization: Mapping[str, str], user: Mapping[str, Any],
+def variables(personalization: Mapping[str, Any], user: Mapping[str, Any],
               event: Mapping[str, Any] | None, where: str) -> dict[str, Any]:
     """What a template sees: each personalization key (its value rendered with `user` and
-    `event`), plus `user` and `event` themselves."""
+    `event`), plus `user` and `event` themselves. A value is a template string, or (skene.yaml's
+    `{value, fallback}`, as a delivery's context stores it) a mapping with a fallback that is
+    used when the value renders empty or NULL."""
     base: dict[str, Any] = {"user": user, "event": event}
     out = dict(base)
-    for key, source in personalization.items():
+    for key, spec in personalization.items():
         if key in RESERVED:
             raise TemplateProblem(f"personalization key {key!r} would hide the built-in "
                                   f"`{key}` variable", where=where, hint="Rename the key")
-        value = render_part(_personalization(source, f"{where} personalization.{key}"), base)
+        source, fallback = split_spec(spec)
+        label = f"{where} personalization.{key}"
+        try:
+            value = render_part(_personalization(source, label), base)
+        except TemplateProblem as exc:
+            if fallback is None or not exc.null:
+                raise
+            value = ""
+        if not value.strip() and fallback is not None:
+            value = render_part(_personalization(fallback, f"{label}.fallback"), base)
         if not value.strip():
             raise TemplateProblem(f"personalization {key!r} rendered empty for this user",
                                   where=where, hint="Give it a fallback, e.g. "
-                                                    "\"{{ user.name or 'there' }}\"")
+                                                    f"`{key}: {{value: \"{source}\", fallback: "
+                                                    "there}` in skene.yaml")
         out[key] = value
     return out
+
+
+def split_spec(spec: Any) -> tuple[str, str | None]:
+    """(value template, fallback template or None) of one personalization entry."""
+    if isinstance(spec, str):
+        return spec, None
+    if isinstance(spec, Mapping) and isinstance(spec.get("value"), str):
+        fallback = spec.get("fallback")
+        return spec["value"], str(fallback) if fallback is not None else None
+    value = getattr(spec, "value", None)
+    if isinstance(value, str):
+        return value, getattr(spec, "fallback", None)
+    raise TemplateProblem(f"a personalization value must be a template string or "
+                          f"{{value, fallback}}, not {spec!r}",
+                          hint="Fix the personalization in skene.yaml")

@@ -18,8 +18,9 @@ from skene_cdc.config import Config
 from skene_cdc.db import Row
 from skene_cdc.handlers import outbox
 from skene_cdc.handlers.base import Event
+from skene_cdc.handlers.decision import NO_ADDRESS, enrolment_state, pick_variant
 from skene_cdc.handlers.loops.conditions import NO_COOLDOWN, Candidate, Outcome, evaluate
-from skene_cdc.handlers.loops.episodes import default_episode, delivery_context, pick_variant
+from skene_cdc.handlers.loops.episodes import default_episode, delivery_context
 from skene_cdc.handlers.loops.plan import StepPlan
 
 log = logging.getLogger("skene.loops")
@@ -38,10 +39,7 @@ class Decision:
 
     @property
     def state(self) -> str:
-        if not self.to_address:
-            return "failed"
-        loop_type = self.context["loop"]["type"]
-        return "converted" if loop_type in ("activation", "milestone") else "sent"
+        return enrolment_state(self.context["loop"]["type"], self.to_address)
 
 
 @dataclass
@@ -82,7 +80,7 @@ def decide(conn: psycopg.Connection[Row], plan: StepPlan, candidates: Sequence[C
             episode = c.episode if plan.query is None else c.episode + plan.suffix
         else:
             episode = default_episode(plan, spell)
-        variant = pick_variant(plan, c.user_id)
+        variant = pick_variant(plan.loop.name, c.user_id, plan.action.variants)
         template = variant.template if variant else plan.action.template or ""
         vname = variant.template if variant else None
         event = (events or {}).get(c.user_id)
@@ -104,8 +102,7 @@ def act(conn: psycopg.Connection[Row], config: Config, plan: StepPlan,
             "loop": plan.loop.name, "step": plan.number,
             "users": [d.user_id for d in chunk], "episodes": [d.episode for d in chunk],
             "variants": [d.variant for d in chunk], "states": [d.state for d in chunk],
-            "errors": [None if d.to_address else "the user has no email address"
-                       for d in chunk],
+            "errors": [None if d.to_address else NO_ADDRESS for d in chunk],
             "contexts": [Jsonb({"template": d.template,
                                 "event_id": (d.context["event"] or {}).get("id")})
                          for d in chunk],
@@ -122,7 +119,7 @@ def act(conn: psycopg.Connection[Row], config: Config, plan: StepPlan,
     for i in range(0, len(sendable), CHUNK):
         chunk = sendable[i:i + CHUNK]
         ids = outbox.enqueue_many(
-            conn, loop=plan.loop.name, step=plan.number, provider=plan.provider(config),
+            conn, step=plan.step, provider=plan.provider(config),
             recovery=plan.loop.recovery,
             items=[outbox.Outgoing(d.user_id, d.episode, d.template, d.to_address, d.context,
                                    d.variant) for d in chunk])

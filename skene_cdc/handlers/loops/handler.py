@@ -13,6 +13,7 @@ from psycopg.types.json import Jsonb
 
 from skene_cdc import sql
 from skene_cdc.config import Config
+from skene_cdc.config.types import as_json
 from skene_cdc.db import Row
 from skene_cdc.handlers.base import Event
 from skene_cdc.handlers.loops.engine import run_step
@@ -26,7 +27,7 @@ def register_loops(conn: psycopg.Connection[Row], config: Config) -> None:
     for loop in config.loops:
         conn.execute(sql.load("loops/register_loop"), {
             "name": loop.name, "type": loop.type, "opinion": loop.opinion,
-            "definition": Jsonb(loop.model_dump(mode="json", by_alias=True))})
+            "definition": Jsonb(as_json(loop))})
 
 
 class LoopHandler:

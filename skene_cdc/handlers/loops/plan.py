@@ -31,6 +31,7 @@ from skene_cdc.config.loops import (
 )
 from skene_cdc.errors import ConfigError
 from skene_cdc.handlers.base import Event
+from skene_cdc.handlers.decision import StepRef
 from skene_cdc.handlers.loops.safety import QueryInfo, UnsafeQuery, inspect_query
 
 EngineTrigger = DatabaseTrigger | ScheduleTrigger | EventTrigger
@@ -44,7 +45,7 @@ BUILTIN_TIMEOUT = timedelta(minutes=5)
 @dataclass(frozen=True)
 class StepPlan:
     loop: Loop
-    index: int  # position in loop.steps (0-based); people and the database see index + 1
+    index: int  # position in loop.steps (0-based); people and the database see step.number
     trigger: EngineTrigger
     condition: EngineCondition
     action: EmailAction
@@ -52,12 +53,16 @@ class StepPlan:
     where: str  # "skene.yaml:LINE" of the step
 
     @property
+    def step(self) -> StepRef:
+        return StepRef(self.loop.name, self.index)
+
+    @property
     def number(self) -> int:
-        return self.index + 1
+        return self.step.number
 
     @property
     def label(self) -> str:
-        return f"loop {self.loop.name!r} step {self.number}"
+        return self.step.label
 
     @property
     def mode(self) -> Mode:
@@ -73,9 +78,7 @@ class StepPlan:
 
     @property
     def suffix(self) -> str:
-        """Appended to episode keys: enrolments are unique per (loop, user, episode), so a later
-        step of the same loop needs its own episodes."""
-        return "" if self.index == 0 else f"#{self.number}"
+        return self.step.suffix
 
     @property
     def timeout(self) -> timedelta:
@@ -143,7 +146,7 @@ def plan_loops(config: Config) -> tuple[list[StepPlan], list[Problem]]:
             assert not isinstance(step.condition, UsageCondition)
             assert isinstance(step.trigger, DatabaseTrigger | ScheduleTrigger | EventTrigger)
             path = ("loops", li, "steps", si)
-            label = f"loop {loop.name!r} step {si + 1}"
+            label = StepRef(loop.name, si).label
             found = _step_problems(config, path, label, loop, step.trigger, step.condition,
                                    step.action)
             query: QueryInfo | None = None
@@ -205,6 +208,12 @@ def _step_problems(config: Config, path: tuple[str | int, ...], label: str, loop
                            f"{label}: enroll: {loop.enroll} only applies to activation loops "
                            "with a database or event trigger; it is ignored here",
                            "remove `enroll`", severity="warning"))
+    if isinstance(condition, DormantCondition) and config.app.users.created_at is None:
+        out.append(Problem(config.where(*path, "condition"),
+                           f"{label}: app.users.created_at is not set, so users who signed up "
+                           "and never did anything cannot be dated and are never dormant",
+                           "set app.users.created_at to the signup time column",
+                           severity="warning"))
     if isinstance(condition, MilestoneCondition) and (
             sorted(set(condition.counts)) != condition.counts or min(condition.counts) < 1):
         out.append(Problem(config.where(*path, "condition", "counts"),

@@ -5,7 +5,9 @@ Exactly one listener runs a firing: it takes an advisory lock on (loop, step, fi
 claims a row in skene.schedule_firings, in the same transaction as the evaluation and the
 deliveries it enqueues. A crash rolls all of it back and the next tick (any listener) runs it.
 Only the most recent due firing is ever considered, so a listener that was down for a week runs
-one catch-up firing per step, not seven."""
+one catch-up firing per step, not seven; and only a slot that fell after the loop (or its
+current definition) was registered, so the first firing of a new loop is its next slot (or an
+explicit `loops run`), never a "catch-up" for a time before skene ran it."""
 
 from __future__ import annotations
 
@@ -67,6 +69,7 @@ class LoopScheduler:
         self.listener_id = listener_id or f"{socket.gethostname()}:{os.getpid()}"
         self.postponed = False
         self._waiting: dict[tuple[str, int, datetime], datetime] = {}
+        self._defined: dict[str, datetime] | None = None  # loop -> its definition's start
 
     # -- firings -----------------------------------------------------------------------------
 
@@ -147,8 +150,12 @@ class LoopScheduler:
         now = now or datetime.now(UTC)
         done = 0
         self.postponed = False
+        defined = self._definitions(conn) if self.scheduled else {}
         for plan in self.scheduled:
             fire_time = previous_fire(plan, now)
+            since = defined.get(plan.loop.name)
+            if since is None or fire_time < since:
+                continue  # a slot from before this definition existed: never caught up
             if wait_for_consumer and self._behind(conn, plan, fire_time, now):
                 self.postponed = True
                 continue
@@ -157,6 +164,17 @@ class LoopScheduler:
         done += self.retry_failed(conn)
         done += self.sweep(conn)
         return done
+
+    def _definitions(self, conn: psycopg.Connection[Row]) -> dict[str, datetime]:
+        """Since when each loop has had its current definition (registering them if `start`
+        has not: a scheduler never fires a loop skene.loops does not know)."""
+        if self._defined is None:
+            with conn.transaction():
+                register_loops(conn, self.config)
+                rows = conn.execute(sql.load("loops/registered_at"),
+                                    {"loops": self.loops}).fetchall()
+            self._defined = {r["name"]: r["updated_at"] for r in rows}
+        return self._defined
 
     def _behind(self, conn: psycopg.Connection[Row], plan: StepPlan, fire_time: datetime,
                 now: datetime) -> bool:
@@ -179,6 +197,7 @@ class LoopScheduler:
     def start(self, conn: psycopg.Connection[Row]) -> int:
         """Once per process: mirror the loops into skene.loops, enrol existing users where a
         step asks for it (`enroll: existing|all`)."""
+        self._defined = None  # read again after registering: a changed loop starts anew
         with conn.transaction():
             register_loops(conn, self.config)
             enrolled = 0

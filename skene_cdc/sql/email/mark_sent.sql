@@ -11,6 +11,8 @@ WITH done AS (
 )
 UPDATE skene.enrolments e
 SET sent_at = coalesce(e.sent_at, done.sent_at),
-    state = CASE WHEN e.state IN ('enrolled', 'met') THEN 'sent' ELSE e.state END
+    -- 'failed': the email had died and was re-queued (`deliveries retry`); it went out now.
+    last_error = CASE WHEN e.state = 'failed' THEN NULL ELSE e.last_error END,
+    state = CASE WHEN e.state IN ('enrolled', 'met', 'failed') THEN 'sent' ELSE e.state END
 FROM done
 WHERE e.loop = done.loop AND e.user_id = done.user_id AND e.episode = done.episode

@@ -28,7 +28,15 @@ SELECT s.slot, s.active, s.wal_status, pg_size_pretty(s.lag_bytes) AS lag, s.lag
             WHEN s.wal_status = 'lost' THEN 'lost: run skene-cdc migrate'
             WHEN s.lag_bytes > s.max_lag THEN 'CRITICAL: lag over capture.max_slot_lag'
             WHEN s.lag_bytes * 2 > s.max_lag THEN 'WARNING: lag over half of capture.max_slot_lag'
-            WHEN NOT s.active THEN 'inactive: is skene-cdc listen running?'
+            -- listeners name their sessions 'skene-cdc listen <id>' (listener/control.py)
+            WHEN NOT s.active AND EXISTS (
+                     SELECT 1 FROM pg_stat_activity a
+                     WHERE a.datname = current_database()
+                       AND a.application_name LIKE 'skene-cdc listen %')
+            THEN 'inactive: a skene-cdc listen is running but not reading this slot (its '
+                 || 'skene.yaml has no logical capture: edit the file it reads, or send it '
+                 || 'SIGHUP, or restart it)'
+            WHEN NOT s.active THEN 'inactive: no skene-cdc listen is running'
             ELSE 'ok' END AS health,
        r.heartbeat_seen_at AS last_heartbeat_at, r.lost_reason
 FROM s LEFT JOIN skene.replication r ON r.slot = s.slot

@@ -21,6 +21,10 @@ WITH problems AS (
             e.last_error
      FROM skene.enrolments e
      WHERE e.last_error IS NOT NULL
+       -- an enrolment failed by its dead email: the delivery above already says why
+       AND NOT EXISTS (SELECT 1 FROM skene.deliveries d
+                       WHERE d.loop = e.loop AND d.user_id = e.user_id
+                         AND d.episode = e.episode AND d.state = 'dead')
      ORDER BY coalesce(e.last_evaluated_at, e.enrolled_at) DESC
      LIMIT %(limit)s)
   UNION ALL

@@ -1,0 +1,50 @@
+"""A delivery's email as the sender renders it, from its row in skene.deliveries: the user as
+the loop decided on them (completed from skene.users), the personalization stored at enqueue, the
+template. One function, used by the sender, by `loops run` (to say which emails will fail to
+render) and by `deliveries retry` (to re-queue only what now renders)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from skene_cdc.config import Config
+from skene_cdc.errors import SkeneError
+from skene_cdc.handlers.email import templates as tpl
+from skene_cdc.handlers.email.actions import find_use
+
+
+def decided_user(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The user in a delivery's context, as the loop decided on them."""
+    context: dict[str, Any] = row["context"] or {}
+    user = context.get("user")
+    if isinstance(user, dict):
+        return dict(user)
+    return {k: v for k, v in context.items() if k not in ("event", "personalization")}
+
+
+def render_delivery(config: Config, templates: tpl.Templates, row: Mapping[str, Any],
+                    fresh_user: Mapping[str, Any] | None) -> dict[str, Any]:
+    """{from, to, subject, html, text, reply_to}, or SkeneError (a TemplateProblem, or no
+    address) naming why this delivery cannot be sent."""
+    context: dict[str, Any] = row["context"] or {}
+    # What the loop decided on wins; the skene.users row only fills in what it lacks.
+    user = decided_user(row)
+    for key, value in (fresh_user or {}).items():
+        if user.get(key) is None:
+            user[key] = value
+    user.setdefault("user_id", row["user_id"])
+    event = context.get("event")
+    personalization = context.get("personalization")
+    if not isinstance(personalization, dict):
+        use = find_use(config, row["template"], row["loop"])
+        personalization = dict(use.action.personalization) if use else {}
+    where = f"{config.source} loop {row['loop']}"
+    rendered = templates.render(
+        row["template"], tpl.variables(personalization, user, event, where))
+    to = row["to_address"] or user.get("email")
+    if not to:
+        raise SkeneError(f"user {row['user_id']} has no email address",
+                         hint="Check app.users.email in skene.yaml and the user's row")
+    return {"from": config.email.from_, "to": str(to), "subject": rendered.subject,
+            "html": rendered.html, "text": rendered.text, "reply_to": config.email.reply_to}

@@ -1,0 +1,1 @@
+SELECT to_regnamespace('skene') IS NOT NULL AS present
