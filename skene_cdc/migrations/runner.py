@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, pool
 from skene_cdc import sql
 from skene_cdc.config import Config
 from skene_cdc.db import connect, schema_installed, sqlalchemy_url
-from skene_cdc.migrations import capture
+from skene_cdc.migrations import capture, reader_role
 from skene_cdc.migrations import logical as _logical  # noqa: F401  (registers its planner)
 
 HERE = Path(__file__).parent
@@ -89,8 +89,12 @@ def uninstall(url: str) -> list[str]:
         for row in conn.execute(sql.load("queries/uninstall_replication")).fetchall():
             conn.execute(row["statement"])
             done.append(row["label"])
+        reader, revoked = reader_role.release(conn)
+        done.extend(revoked)
         conn.execute("DROP SCHEMA skene CASCADE")
         done.append("dropped schema skene")
+        if reader is not None:
+            done.append(reader_role.drop_if_unused(conn, reader))
     return done
 
 
