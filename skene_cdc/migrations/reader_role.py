@@ -28,6 +28,7 @@ from skene_cdc.config import Config
 from skene_cdc.db import Row, schema_installed
 from skene_cdc.errors import PrerequisiteError
 from skene_cdc.migrations import capture
+from skene_cdc.migrations import logical as _logical  # noqa: F401  (its preflight reports first)
 from skene_cdc.migrations.capture import CaptureSpec, Plan
 
 META_KEY = "roles.reader"
@@ -190,7 +191,7 @@ def preflight(conn: psycopg.Connection[Row], config: Config, specs: Sequence[Cap
     if state["user_is_superuser"]:
         return
     user = state["user"]
-    fix = (f"as a superuser run `CREATE ROLE \"{name}\" NOLOGIN; GRANT \"{name}\" TO \"{user}\";` "
+    fix = (f"As a superuser run `CREATE ROLE \"{name}\" NOLOGIN; GRANT \"{name}\" TO \"{user}\";` "
            f"once, then `skene-cdc migrate` again as {user}")
     if not state["exists"] and not state["user_can_create_roles"]:
         raise PrerequisiteError(
@@ -201,7 +202,7 @@ def preflight(conn: psycopg.Connection[Row], config: Config, specs: Sequence[Cap
         raise PrerequisiteError(
             f"role {user} is not a member of {name} (roles.reader) and may not grant itself "
             "membership, so the listener could not run conditions as it; nothing was changed",
-            hint=f"as a superuser run `GRANT \"{name}\" TO \"{user}\";`")
+            hint=f"As a superuser run `GRANT \"{name}\" TO \"{user}\";`")
 
 
 def release(conn: psycopg.Connection[Row]) -> tuple[str | None, list[str]]:

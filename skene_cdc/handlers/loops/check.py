@@ -56,8 +56,10 @@ def compile_query(conn: psycopg.Connection[Row], plan: StepPlan) -> Problem | No
             columns = list(row["row"]) if row and isinstance(row["row"], dict) else []
             raise psycopg.Rollback(tx)
     except psycopg.Error as exc:
-        return Problem(plan.where, f"{plan.label}: the condition query does not run: "
-                                   f"{describe_error(exc, plan.reader)}",
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if isinstance(exc, psycopg.errors.InsufficientPrivilege):
+            first = describe_error(exc, plan.reader)
+        return Problem(plan.where, f"{plan.label}: the condition query does not run: {first}",
                        "fix the SQL (skene's own relations are skene.users, "
                        "skene.user_activity, skene.activity_daily and skene.user_events)")
     if "user_id" not in columns and "id" not in columns:
