@@ -42,6 +42,7 @@ from skene_cdc.handlers.email.providers import (
     SendError,
     build_provider,
 )
+from skene_cdc.handlers.email.recipients import recipient
 from skene_cdc.handlers.outbox import backoff_delay
 from skene_cdc.listener.service import run_with_reconnect
 
@@ -182,7 +183,8 @@ class Sender:
         if not to:
             raise SkeneError(f"user {row['user_id']} has no email address",
                              hint="Check app.users.email in skene.yaml and the user's row")
-        return {"from": self.config.email.from_, "to": str(to), "subject": rendered.subject,
+        to = recipient(str(to))  # again at send time: a permanent error (dead), never expanded
+        return {"from": self.config.email.from_, "to": to, "subject": rendered.subject,
                 "html": rendered.html, "text": rendered.text,
                 "reply_to": self.config.email.reply_to}
 
