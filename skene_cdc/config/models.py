@@ -7,13 +7,13 @@ from typing import Literal
 
 from pydantic import Field
 
-from skene_cdc.config.types import Duration, Strict
+from skene_cdc.config.types import Duration, Strict, TableName
 
 CaptureMode = Literal["trigger", "logical"]
 
 
 class UsersTable(Strict):
-    table: str
+    table: TableName
     id: str = "id"
     email: str = "email"
     name: str | None = None
@@ -26,7 +26,7 @@ class UsersTable(Strict):
 
 
 class ActivityTable(Strict):
-    table: str
+    table: TableName
     user_id: str = "user_id"
     timestamp: str | None = None
     event: str | None = None
