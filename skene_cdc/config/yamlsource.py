@@ -69,9 +69,15 @@ def line_of(lines: Mapping[Path_, int], path: Path_) -> int | None:
 
 def load_yaml(text: str, filename: str, env: Mapping[str, str] | None = None) -> tuple[Any, dict[Path_, int]]:
     env = os.environ if env is None else env
-    loader = yaml.SafeLoader(text)
+    loader: yaml.SafeLoader | None = None
     try:
+        loader = yaml.SafeLoader(text)  # the reader refuses control characters right here
         node = loader.get_single_node()
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, max(exc.position, 0)) + 1
+        raise ConfigError(f"not valid YAML (character U+{exc.character:04X} is not allowed "
+                          "in YAML)", where=f"{filename}:{line}",
+                          hint="Remove the control character from that line") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{filename}:{mark.line + 1}" if mark else filename
@@ -82,7 +88,8 @@ def load_yaml(text: str, filename: str, env: Mapping[str, str] | None = None) ->
         raise ConfigError("not valid YAML (nested too deeply)", where=filename,
                           hint=f"skene.yaml needs no more than {MAX_DEPTH} levels") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     lines: dict[Path_, int] = {}
     if node is None:
         return {}, lines
