@@ -87,6 +87,11 @@ def load_yaml(text: str, filename: str, env: Mapping[str, str] | None = None) ->
     except RecursionError:
         raise ConfigError("not valid YAML (nested too deeply)", where=filename,
                           hint=f"skene.yaml needs no more than {MAX_DEPTH} levels") from None
+    except (ValueError, OverflowError) as exc:  # PyYAML's scanner: e.g. "\U99999999"
+        at = f"{filename}:{loader.get_mark().line + 1}" if loader is not None else filename
+        raise ConfigError(f"not valid YAML ({exc})", where=at,
+                          hint="Check the escapes (\\x, \\u, \\U) in the quoted string on that "
+                               "line") from None
     finally:
         if loader is not None:
             loader.dispose()
