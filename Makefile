@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: demo test lint deps bench install
+.PHONY: demo test fuzz lint deps bench install
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ lint: $(VENV)/.installed
 
 test: $(VENV)/.installed deps lint
 	$(PY) -m pytest
+
+# The property-based tests with Hypothesis's long profile (tests/fuzz_settings.py): minutes, not
+# seconds. `make test` runs the same tests with the short profile.
+fuzz: $(VENV)/.installed deps
+	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q -m fuzz
 
 bench: $(VENV)/.installed deps
 	$(PY) -m bench

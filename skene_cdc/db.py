@@ -28,11 +28,17 @@ def redact(url: str) -> str:
     return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
 
 
+URL_HINT = ("Pass --database-url or set DATABASE_URL to a PostgreSQL URL such as "
+            "postgresql://app@localhost:5432/app (or libpq's `host=... dbname=...` form)")
+
+
 def require_url(url: str | None) -> str:
     if not url:
-        raise SkeneError("no database given",
-                         hint="Pass --database-url or set DATABASE_URL "
-                              "(e.g. postgresql://app@localhost/app)")
+        raise SkeneError("no database given", hint=URL_HINT)
+    scheme = url.split("://", 1)[0].lower() if "://" in url else None
+    if scheme is not None and scheme not in ("postgresql", "postgres"):
+        raise SkeneError(f"--database-url / DATABASE_URL {redact(url)!r} is a {scheme}:// address, "
+                         "not a PostgreSQL URL", hint=URL_HINT)
     return url
 
 
@@ -46,6 +52,10 @@ def connect(url: str, *, autocommit: bool = False, **kwargs: Any) -> psycopg.Con
         reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
         raise SkeneError(f"cannot connect to {redact(url)}: {reason}",
                          hint="Check that PostgreSQL is running and DATABASE_URL is right") from None
+    except psycopg.ProgrammingError as exc:  # libpq could not parse the connection string
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SkeneError(f"--database-url / DATABASE_URL {redact(url)!r} is not a connection "
+                         f"string PostgreSQL understands ({reason})", hint=URL_HINT) from None
 
 
 def sqlalchemy_url(url: str) -> str:

@@ -15,6 +15,7 @@ import psycopg
 import pytest
 
 from skene_cdc.config import Config, parse_config
+from tests import fuzz_settings  # noqa: F401  (loads the Hypothesis profile for every test)
 from tests.pgcluster import INSTALL_HINT, PgCluster, RedisServer, find_pg_bindir
 
 HERE = Path(__file__).parent

@@ -173,7 +173,8 @@ def test_migrations_match_declared_schema(pg: PgCluster, app_url: str, tmp_path:
 
 def describe(url: str) -> list[tuple[object, ...]]:
     """Tables, columns, indexes, constraints and functions of schema skene (not generated
-    per-config objects: skene.users and its functions, the day partitions of skene.events)."""
+    per-config objects: skene.users and its functions, the day partitions of skene.events, and
+    skene.condition_rows, which belongs to the configured reader role)."""
     with psycopg.connect(url) as conn:
         return conn.execute("""
             SELECT 'column', c.relname, a.attname, format_type(a.atttypid, a.atttypmod),
@@ -197,7 +198,7 @@ def describe(url: str) -> list[tuple[object, ...]]:
             SELECT 'function', p.proname, pg_get_function_identity_arguments(p.oid),
                    md5(pg_get_functiondef(p.oid)), '', ''
             FROM pg_proc p WHERE p.pronamespace = 'skene'::regnamespace
-              AND p.proname NOT IN ('users_by_id', 'users_rows')
+              AND p.proname NOT IN ('users_by_id', 'users_rows', 'condition_rows')
             UNION ALL
             SELECT 'view', c.relname, '', md5(pg_get_viewdef(c.oid)), '', ''
             FROM pg_class c WHERE c.relnamespace = 'skene'::regnamespace AND c.relkind = 'v'

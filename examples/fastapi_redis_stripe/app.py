@@ -18,8 +18,11 @@ from skene_cdc.freemium.asgi import FreemiumMiddleware
 CONFIG = os.environ.get("SKENE_CONFIG", str(Path(__file__).with_name("skene.yaml")))
 
 
+# PLACEHOLDER, not authentication: anyone can send `Authorization: Bearer 42` and be counted,
+# blocked or unblocked as user 42. Replace current_user with your real authentication (a verified
+# session or JWT) before this runs anywhere but your laptop.
 def current_user(request: Request) -> str | None:
-    """Your authentication goes here. The example trusts `Authorization: Bearer <user id>`."""
+    """PLACEHOLDER, not authentication: trusts `Authorization: Bearer <user id>` as it comes."""
     token = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
     return token or None
 

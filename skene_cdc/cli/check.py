@@ -27,6 +27,7 @@ from skene_cdc.errors import ConfigError, SkeneError
 CHECK_MODULES = (
     "skene_cdc.inspect.prereqs",  # database, tables/columns, migrations, drift, privileges
     "skene_cdc.migrations.logical",  # logical capture: wal_level, REPLICATION, slots, slot lag
+    "skene_cdc.migrations.reader_role",  # the role conditions run as: exists, reads only
     "skene_cdc.handlers.loops.check",  # SQL conditions: one read-only SELECT; loop plans
     "skene_cdc.handlers.email.checks",  # templates, provider credentials
     "skene_cdc.freemium.checks",  # Redis, Stripe

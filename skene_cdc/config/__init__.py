@@ -12,7 +12,7 @@ from pydantic import Field, PrivateAttr, ValidationError, model_validator
 from skene_cdc.config.loops import Loop
 from skene_cdc.config.models import App, Capture, CaptureMode, Email, Events, Redis, Roles, Stripe
 from skene_cdc.config.types import Strict
-from skene_cdc.config.yamlsource import Path_, dotted, line_of, load_yaml
+from skene_cdc.config.yamlsource import Path_, dotted, line_of, load_yaml, read_config_file
 from skene_cdc.errors import ConfigError
 
 __all__ = ["Config", "ConfigError", "load_config", "parse_config"]
@@ -82,7 +82,7 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     if not p.is_file():
         raise ConfigError(f"config file {str(p)!r} not found",
                           hint="Run `skene-cdc init` to write one, or pass --config / SKENE_CONFIG")
-    return parse_config(p.read_text(encoding="utf-8"), str(p))
+    return parse_config(read_config_file(p), str(p))
 
 
 def _explain(exc: ValidationError, source: str, lines: Mapping[Path_, int]) -> str:

@@ -70,8 +70,8 @@ class StoppedCondition(Strict):
 
 
 class UsageLimit(Strict):
-    free: float = 100
-    paid: float = float("inf")
+    free: float = Field(default=100, ge=0)
+    paid: float = Field(default=float("inf"), ge=0)
 
 
 def _period(value: Any) -> timedelta | str:

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from skene_cdc.config.types import Duration, Size, Strict
+from skene_cdc.config.types import Duration, Size, Strict, TableName
 
 CaptureMode = Literal["trigger", "logical"]
 
@@ -31,7 +31,7 @@ class ColumnChoice(Strict):
 
 
 class UsersTable(ColumnChoice):
-    table: str
+    table: TableName
     id: str = "id"
     email: str = "email"
     name: str | None = None
@@ -44,7 +44,7 @@ class UsersTable(ColumnChoice):
 
 
 class ActivityTable(ColumnChoice):
-    table: str
+    table: TableName
     user_id: str = "user_id"
     timestamp: str | None = None
     event: str | None = None

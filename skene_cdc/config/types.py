@@ -57,6 +57,22 @@ def parse_size(value: Any) -> int:
 Size = Annotated[int, BeforeValidator(parse_size)]
 
 
+_IDENT = r'(?:[^\W\d][\w$]*|"(?:[^"]|"")+")'
+_TABLE = re.compile(rf"^{_IDENT}(?:\.{_IDENT})?$")
+
+
+def table_name(value: Any) -> Any:
+    """A table as `schema.table` or `table`, each part one identifier (quoted if it must be):
+    anything else (`public.users; DROP TABLE x`) is refused here, before it meets the database."""
+    if isinstance(value, str) and not _TABLE.match(value):
+        raise ValueError(f"{value!r} is not a table name; write schema.table (e.g. public.users), "
+                         'with double quotes around a part that needs them ("My Table")')
+    return value
+
+
+TableName = Annotated[str, BeforeValidator(table_name)]
+
+
 def split_table(name: str) -> tuple[str | None, str]:
     """`public.users` -> ("public", "users"); `users` -> (None, "users")."""
     schema, _, table = name.rpartition(".")

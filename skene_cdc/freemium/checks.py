@@ -22,7 +22,7 @@ def check_freemium(ctx: CheckContext) -> Iterator[Problem]:
         rules = build_rules(cfg)
     except ConfigError as exc:
         yield Problem(exc.where or cfg.source, exc.message,
-                      "give that step `action: {type: block, message: ...}`")
+                      exc.hint or "give that step `action: {type: block, message: ...}`")
         return
     if rules and cfg.redis is None:
         yield Problem(cfg.source, "freemium loops count usage in Redis but there is no `redis:` "

@@ -21,7 +21,7 @@ import redis
 from skene_cdc.config import Config, load_config
 from skene_cdc.errors import ConfigError
 from skene_cdc.freemium import plans
-from skene_cdc.freemium.meter import Decision, Meter, limit_for_json, redis_config
+from skene_cdc.freemium.meter import Decision, Meter, counter_prefix, limit_for_json, redis_config
 from skene_cdc.freemium.rules import Rule, build_rules
 
 log = logging.getLogger("skene.freemium")
@@ -107,7 +107,7 @@ class Gate:
             except redis.RedisError as exc:
                 verdict = self._unavailable(rule, exc)
             else:
-                verdict = self._verdict(rule, decision)
+                verdict = self._verdict(rule, decision, user_id)
             if verdict is not None:
                 return verdict
         return None
@@ -127,7 +127,7 @@ class Gate:
             except redis.RedisError as exc:
                 verdict = self._unavailable(rule, exc)
             else:
-                verdict = self._verdict(rule, decision)
+                verdict = self._verdict(rule, decision, user_id)
             if verdict is not None:
                 return verdict
         return None
@@ -149,7 +149,16 @@ class Gate:
             plans.write_plan(self.meter.redis, self.meter.prefix, user_id, "free", None, None,
                              ttl=60)
 
-    def _verdict(self, rule: Rule, d: Decision) -> Verdict | None:
+    def _verdict(self, rule: Rule, d: Decision, user_id: str) -> Verdict | None:
+        counter = f"{counter_prefix(self.meter.prefix, rule, user_id)}:{d.window_start}"
+        if d.corrupt:
+            # Someone wrote something that is not a count into skene's counter: it cannot be
+            # trusted either way, so the loop's fail_open decides, as when Redis is down.
+            return self._undecidable(rule, f"the usage counter {counter} does not hold a "
+                                           "request count; delete that key to start it again")
+        if d.note == "saturated":
+            self._warn.warn("freemium: the usage counter %s is at %s, too large to count on; "
+                            "decided by the limit without counting", counter, d.used)
         if d.allowed:
             return None
         retry = max(1, math.ceil(d.window_end - time.time()))
@@ -158,14 +167,19 @@ class Gate:
         return Verdict(402, body, [("retry-after", str(retry))])
 
     def _unavailable(self, rule: Rule, exc: Exception) -> Verdict | None:
-        fail_open = rule.fail_open if self.fail_open is None else self.fail_open
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if isinstance(exc, redis.ResponseError):
+            # Redis answered: the script failed, which is not Redis being unreachable.
+            return self._undecidable(rule, f"the usage script failed in Redis ({reason})")
+        return self._undecidable(rule, f"Redis unreachable ({reason})")
+
+    def _undecidable(self, rule: Rule, what: str) -> Verdict | None:
+        """No trustworthy count: fail_open lets the request through uncounted, else 503."""
+        fail_open = rule.fail_open if self.fail_open is None else self.fail_open
         if fail_open:
-            self._warn.warn("freemium: Redis unreachable (%s); letting requests through "
-                            "uncounted (fail_open)", reason)
+            self._warn.warn("freemium: %s; letting requests through uncounted (fail_open)", what)
             return None
-        self._warn.warn("freemium: Redis unreachable (%s); answering 503 (fail_open: false)",
-                        reason)
+        self._warn.warn("freemium: %s; answering 503 (fail_open: false)", what)
         return Verdict(503, {"error": "Usage limits cannot be checked right now; "
                                       "try again shortly."}, [("retry-after", "5")])
 

@@ -11,8 +11,14 @@
 -- ARGV[11] 1: when the plan is unknown and the request would be blocked, change nothing and
 --          return allowed = 2, so the caller can load the plan from PostgreSQL and ask again
 --
--- Returns {allowed 1|0|2, used, limit (-1 = unlimited), window start, window end, plan known 1|0,
--- blocked count in this window (0 when allowed)}.
+-- Returns {allowed 1|0|2|3, used, limit (-1 = unlimited), window start, window end, plan known 1|0,
+-- blocked count in this window (0 when allowed), note}. `used` is the counter's own text, so a
+-- huge count reaches the caller exactly (a Lua number past 2^53 would not, and past 2^63 would
+-- wrap to a negative integer reply).
+-- allowed = 3: the counter holds something that is not a count (someone wrote to skene's key);
+-- nothing was changed and `note` is 'corrupt'. The caller decides as if Redis were down.
+-- note = 'saturated': the counter is at or past 2^53, beyond what this script counts exactly;
+-- it is not incremented (INCR would fail at 2^63-1) and the request is decided by the limit.
 --
 -- Windows: a fixed period repeats from the billing anchor when the plan hash has one, else from
 -- the Unix epoch. Monthly windows start on the anchor's day of month and time of day (clamped to
@@ -90,22 +96,33 @@ if plan == 'paid' then limit = tonumber(ARGV[3]) end
 local key = ARGV[1] .. ':' .. ws
 local expire_at = we + tonumber(ARGV[10])
 
+local raw = redis.call('GET', key) or '0'
+if type(raw) ~= 'string' or not string.match(raw, '^%d+$') or #raw > 19
+   or (#raw > 1 and string.sub(raw, 1, 1) == '0')
+   or (#raw == 19 and raw > '9223372036854775807') then
+  return {3, 0, limit, ws, we, known, 0, 'corrupt'}
+end
+local saturated = #raw > 16 or tonumber(raw) >= 9007199254740992
+
 if limit >= 0 then
-  local used = tonumber(redis.call('GET', key) or '0')
+  local used = tonumber(raw)
   if used >= limit then
-    if known == 0 and ARGV[11] == '1' then return {2, used, limit, ws, we, 0, 0} end
+    if known == 0 and ARGV[11] == '1' then return {2, raw, limit, ws, we, 0, 0, ''} end
     local bkey = key .. ':blocked'
     local blocked = redis.call('INCR', bkey)
     if blocked == 1 then redis.call('EXPIREAT', bkey, expire_at) end
     redis.call('XADD', KEYS[2], '*', 'k', 'b', 'e', ARGV[5], 'l', ARGV[6], 's', ARGV[7],
-               'u', ARGV[8], 't', now_ms, 'ws', ws, 'we', we, 'n', used, 'L', limit,
+               'u', ARGV[8], 't', now_ms, 'ws', ws, 'we', we, 'n', raw, 'L', limit,
                'p', plan, 'b', blocked)
-    return {0, used, limit, ws, we, known, blocked}
+    return {0, raw, limit, ws, we, known, blocked, saturated and 'saturated' or ''}
   end
+end
+if saturated then
+  return {1, raw, limit, ws, we, known, 0, 'saturated'}
 end
 
 local used = redis.call('INCR', key)
 if used == 1 then redis.call('EXPIREAT', key, expire_at) end
 redis.call('XADD', KEYS[2], '*', 'k', 'u', 'e', ARGV[5], 'l', ARGV[6], 's', ARGV[7],
            'u', ARGV[8], 't', now_ms, 'ws', ws, 'we', we, 'n', used, 'L', limit, 'p', plan)
-return {1, used, limit, ws, we, known, 0}
+return {1, used, limit, ws, we, known, 0, ''}

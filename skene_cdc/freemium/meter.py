@@ -62,6 +62,9 @@ class Decision:
     window_end: int
     plan_known: bool      # False: no plan in Redis, counted as free
     blocked: int          # blocked requests in this window so far (0 when allowed)
+    # 'corrupt': the counter is not a count (nothing changed; decide as if Redis were down).
+    # 'saturated': the counter is too large to count on; not incremented, decided by the limit.
+    note: str = ""
 
     @property
     def resets_at(self) -> str:
@@ -72,10 +75,15 @@ class Decision:
         """The period as the outbox/enrolment episode: its start, ISO 8601 UTC."""
         return iso(self.window_start)
 
+    @property
+    def corrupt(self) -> bool:
+        return self.note == "corrupt"
+
     @classmethod
     def from_reply(cls, reply: list[Any]) -> Decision:
-        a, used, limit, ws, we, known, blocked = (int(x) for x in reply)
-        return cls(a == 1, a == 2, used, limit, ws, we, bool(known), blocked)
+        a, used, limit, ws, we, known, blocked = (int(x) for x in reply[:7])
+        note = str(reply[7]) if len(reply) > 7 else ""
+        return cls(a == 1, a == 2, used, limit, ws, we, bool(known), blocked, note)
 
 
 def client(url: str, timeout: float) -> redis.Redis:

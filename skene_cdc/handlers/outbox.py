@@ -4,6 +4,7 @@ made the decision; the sender drains it. At most one delivery per (loop, user, s
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,6 +17,9 @@ from skene_cdc import sql
 from skene_cdc.config.loops import Recovery
 from skene_cdc.db import Row
 from skene_cdc.handlers.decision import StepRef
+from skene_cdc.handlers.email.recipients import InvalidRecipient, recipient
+
+log = logging.getLogger("skene.outbox")
 
 
 def idempotency_key(loop: str, user_id: str, step: int, episode: str) -> str:
@@ -45,6 +49,18 @@ def enqueue_many(conn: psycopg.Connection[Row], *, step: StepRef, provider: str,
     if not items:
         return {}
     loop = step.loop
+    # One user, one validated address: an invalid one becomes a dead delivery with the reason,
+    # never sent, never retried (the sender checks again before sending).
+    addresses: list[str | None] = []
+    errors: list[str | None] = []
+    for item in items:
+        try:
+            addresses.append(recipient(item.to_address) if item.to_address else None)
+            errors.append(None)
+        except InvalidRecipient as exc:
+            addresses.append(item.to_address)
+            errors.append(str(exc))
+            log.error("%s: user %s: %s", loop, item.user_id, exc)
     rows = conn.execute(sql.load("handlers/enqueue_delivery"), {
         "loop": loop, "step": step.number, "provider": provider,
         "max_attempts": recovery.retries + 1, "backoff": recovery.backoff,
@@ -52,7 +68,8 @@ def enqueue_many(conn: psycopg.Connection[Row], *, step: StepRef, provider: str,
         "not_before": not_before,
         "user_ids": [i.user_id for i in items], "episodes": [i.episode for i in items],
         "templates": [i.template for i in items], "variants": [i.variant for i in items],
-        "to_addresses": [i.to_address for i in items],
+        "to_addresses": addresses, "errors": errors,
+        "states": ["pending" if e is None else "dead" for e in errors],
         "contexts": [Jsonb(i.context) for i in items],
         "keys": [idempotency_key(loop, i.user_id, step.number, i.episode) for i in items],
     }).fetchall()

@@ -81,3 +81,35 @@ def plan_capture_role(conn: psycopg.Connection[Row], config: Config,
         plan.add("EXECUTE on skene's functions revoked from PUBLIC",
                  pgsql.SQL(sql.load("roles/revoke_public")))
     return plan
+
+
+def preflight(conn: psycopg.Connection[Row], config: Config) -> None:
+    """Refuse before anything changes when this role cannot set skene's roles up: create the
+    capture and reader roles, or make itself a member (to hand the capture role skene.capture(),
+    and to run conditions as the reader). One message with every statement a DBA runs once."""
+    needed: list[str] = []
+    why: list[str] = []
+    user = ""
+    for key, name in (("capture", config.roles.capture), ("reader", config.roles.reader)):
+        state = conn.execute(sql.load("roles/reader_state"), {"role": name}).fetchone()
+        assert state is not None
+        if state["user_is_superuser"]:
+            conn.rollback()
+            return
+        user = state["user"]
+        if not state["exists"] and not state["user_can_create_roles"]:
+            needed.append(f'CREATE ROLE "{name}" NOLOGIN; GRANT "{name}" TO "{user}";')
+            why.append(f"may not create the role {name} (roles.{key})")
+        elif state["exists"] and not state["user_granted"] and not (
+                state["user_can_create_roles"] or state["user_is_admin"]):
+            needed.append(f'GRANT "{name}" TO "{user}";')
+            why.append(f"is not a member of {name} (roles.{key}) and may not grant itself "
+                       "membership")
+    conn.rollback()
+    if needed:
+        raise PrerequisiteError(
+            f"role {user} {' and '.join(why)}, so nothing was changed (skene's capture trigger "
+            "belongs to the capture role; SQL conditions run as the reader role)",
+            hint=f"As a superuser run `{' '.join(needed)}` once, then `skene-cdc migrate` "
+                 f"again as {user}")
+

@@ -17,7 +17,7 @@ from skene_cdc.config import Config
 from skene_cdc.db import connect, schema_installed, sqlalchemy_url
 from skene_cdc.listener.control import stop_listeners
 from skene_cdc.listener.history import History, retention
-from skene_cdc.migrations import capture, legacy, roles
+from skene_cdc.migrations import capture, legacy, reader_role, roles
 from skene_cdc.migrations import logical as _logical  # noqa: F401  (registers its planner)
 
 HERE = Path(__file__).parent
@@ -56,7 +56,9 @@ class MigrateResult:
 def migrate(url: str, config: Config, on_step: capture.StepCallback | None = None
             ) -> MigrateResult:
     with connect(url) as conn:
-        # Validate the config against the database before touching anything.
+        # Validate the config against the database before touching anything; first whether
+        # skene's roles can be set up (one message with every statement a DBA would run).
+        roles.preflight(conn, config)
         capture.preflight(conn, config)
         before = current_revision(url) if schema_installed(conn) else None
     command.upgrade(alembic_config(url, config=config), "heads")
@@ -107,8 +109,12 @@ def uninstall(url: str) -> list[str]:
         for row in conn.execute(sql.load("queries/uninstall_replication")).fetchall():
             conn.execute(row["statement"])
             done.append(row["label"])
+        reader, revoked = reader_role.release(conn)
+        done.extend(revoked)
         conn.execute("DROP SCHEMA skene CASCADE")
         done.append("dropped schema skene")
+        if reader is not None:
+            done.append(reader_role.drop_if_unused(conn, reader))
     return done
 
 

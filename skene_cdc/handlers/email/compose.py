@@ -12,6 +12,7 @@ from skene_cdc.config import Config
 from skene_cdc.errors import SkeneError
 from skene_cdc.handlers.email import templates as tpl
 from skene_cdc.handlers.email.actions import find_use
+from skene_cdc.handlers.email.recipients import recipient
 
 
 def decided_user(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -46,5 +47,6 @@ def render_delivery(config: Config, templates: tpl.Templates, row: Mapping[str, 
     if not to:
         raise SkeneError(f"user {row['user_id']} has no email address",
                          hint="Check app.users.email in skene.yaml and the user's row")
-    return {"from": config.email.from_, "to": str(to), "subject": rendered.subject,
+    to = recipient(str(to))  # again at send time: a permanent error (dead), never expanded
+    return {"from": config.email.from_, "to": to, "subject": rendered.subject,
             "html": rendered.html, "text": rendered.text, "reply_to": config.email.reply_to}

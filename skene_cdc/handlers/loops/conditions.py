@@ -1,8 +1,11 @@
 """Evaluating a step's condition: which users it holds for now, with the columns templates see.
 
-Every evaluation runs in a savepoint made read-only with the step's statement_timeout, then
-rolled back: a failing or slow condition costs that savepoint, never the caller's transaction
-(the listener's batch, a schedule firing), which records the error and carries on."""
+Every evaluation runs in a savepoint made read-only with the step's statement_timeout and
+`SET LOCAL ROLE` to the reader role (roles.reader), then rolled back: a failing or slow condition
+costs that savepoint, never the caller's transaction (the listener's batch, a schedule firing),
+which records the error and carries on. A `query` condition also runs inside
+skene.condition_rows, the reader's security-definer fence, where no function it calls can change
+the role back (docs/security.md)."""
 
 from __future__ import annotations
 
@@ -43,23 +46,37 @@ class Outcome:
     errors: dict[str | None, str] = field(default_factory=dict)
 
 
-def run_readonly(conn: psycopg.Connection[Row], statement: pgsql.Composed | pgsql.SQL,
-                 params: dict[str, Any] | None, timeout: timedelta) -> list[Row]:
-    """Run one statement read-only under `timeout`, inside a savepoint that is always rolled
-    back (which also undoes the SET LOCALs). psycopg errors propagate after the rollback."""
+def as_reader(conn: psycopg.Connection[Row], reader: str, timeout: timedelta) -> None:
+    """Make the current (sub)transaction read-only, bounded by `timeout`, and the reader's."""
     ms = max(1, int(timeout.total_seconds() * 1000))
+    conn.execute(pgsql.SQL(sql.load("loops/readonly")).format(
+        timeout=pgsql.Literal(ms), role=pgsql.Identifier(reader)))
+
+
+def run_readonly(conn: psycopg.Connection[Row], statement: pgsql.Composed | pgsql.SQL,
+                 params: dict[str, Any] | None, timeout: timedelta, reader: str) -> list[Row]:
+    """Run one statement read-only under `timeout` as `reader`, inside a savepoint that is always
+    rolled back (which also undoes the SET LOCALs). psycopg errors propagate after the rollback."""
     rows: list[Row] = []
     with conn.transaction() as tx:
-        conn.execute(pgsql.SQL(sql.load("loops/readonly")).format(timeout=pgsql.Literal(ms)))
+        as_reader(conn, reader, timeout)
         rows = conn.execute(statement, params).fetchall()
         raise psycopg.Rollback(tx)
     return rows
 
 
-def describe_error(exc: psycopg.Error) -> str:
+def describe_error(exc: psycopg.Error, reader: str | None = None) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if isinstance(exc, psycopg.errors.QueryCanceled):
         return f"timed out (statement_timeout): {text}"
+    if reader and (isinstance(exc, psycopg.errors.UndefinedFunction) and "condition_rows" in text
+                   or isinstance(exc, psycopg.errors.UndefinedObject) and reader in text
+                   or "permission denied to set role" in text):
+        return (f"{type(exc).__name__}: {text} (conditions run as the role {reader}, which "
+                "`skene-cdc migrate` sets up: run it, as the role that runs the listener)")
+    if reader and isinstance(exc, psycopg.errors.InsufficientPrivilege):
+        return (f"{type(exc).__name__}: {text} (conditions run as {reader}, which may read only "
+                "the tables in app.users/app.activity and skene's read views)")
     return f"{type(exc).__name__}: {text}"
 
 
@@ -75,11 +92,11 @@ def evaluate(conn: psycopg.Connection[Row], plan: StepPlan,
         params["users"] = list(users)
     stmt = pgsql.SQL(statement).format(scope=scope)
     try:
-        rows = run_readonly(conn, stmt, params, plan.timeout)
+        rows = run_readonly(conn, stmt, params, plan.timeout, plan.reader)
     except psycopg.Error as exc:
         if conn.broken:
             raise
-        return Outcome(errors={None: describe_error(exc)})
+        return Outcome(errors={None: describe_error(exc, plan.reader)})
     out = Outcome()
     for r in rows:
         uid, episode = str(r.pop("user_id")), str(r.pop("episode"))
@@ -119,7 +136,7 @@ def _evaluate_query(conn: psycopg.Connection[Row], plan: StepPlan,
             except psycopg.Error as exc:
                 if conn.broken:
                     raise
-                out.errors[uid] = describe_error(exc)
+                out.errors[uid] = describe_error(exc, plan.reader)
                 continue
             _collect(out, rows, {uid})
         return out
@@ -128,7 +145,7 @@ def _evaluate_query(conn: psycopg.Connection[Row], plan: StepPlan,
     except psycopg.Error as exc:
         if conn.broken:
             raise
-        out.errors[None] = describe_error(exc)
+        out.errors[None] = describe_error(exc, plan.reader)
         return out
     _collect(out, rows, set(users) if users is not None else None)
     return out
@@ -137,9 +154,8 @@ def _evaluate_query(conn: psycopg.Connection[Row], plan: StepPlan,
 def _run_query(conn: psycopg.Connection[Row], plan: StepPlan, uid: str | None) -> list[Row]:
     assert plan.query is not None
     literal = pgsql.Literal(uid).as_string(conn) if uid is not None else "NULL"
-    stmt = pgsql.SQL(sql.load("loops/wrap_query")).format(
-        query=pgsql.SQL(bind_user(plan.query, literal)))
-    return run_readonly(conn, stmt, None, plan.timeout)
+    return run_readonly(conn, pgsql.SQL(sql.load("loops/condition_rows")),
+                        {"statement": bind_user(plan.query, literal)}, plan.timeout, plan.reader)
 
 
 def _collect(out: Outcome, rows: list[Row], only: set[str] | None) -> None:

@@ -51,6 +51,7 @@ class StepPlan:
     action: EmailAction
     query: QueryInfo | None
     where: str  # "skene.yaml:LINE" of the step
+    reader: str = "skene_reader"  # roles.reader: the role the condition is evaluated as
 
     @property
     def step(self) -> StepRef:
@@ -171,7 +172,7 @@ def plan_loops(config: Config) -> tuple[list[StepPlan], list[Problem]]:
             problems.extend(found)
             if not any(p.severity == "error" for p in found):
                 plans.append(StepPlan(loop, si, step.trigger, step.condition, step.action, query,
-                                      config.where(*path)))
+                                      config.where(*path), config.roles.reader))
     return plans, problems
 
 

@@ -1,0 +1,1 @@
+GRANT {privilege} ON {kind} {object} TO {role};

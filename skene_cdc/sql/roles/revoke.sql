@@ -1,0 +1,1 @@
+REVOKE {privilege} ON {kind} {object} FROM {role};
