@@ -104,6 +104,9 @@ def reader_grants(specs: Sequence[CaptureSpec], skene_relations: Iterable[str] =
         columns = () if spec.selection.mode == "all" else spec.selection.captured
         grants.add(Grant("TABLE", spec.schema, spec.table, "SELECT", tuple(columns)))
     grants.update(Grant("TABLE", "skene", name, "SELECT") for name in skene_relations)
+    # skene.users says whether a re-engagement email went out for the user's current dormancy
+    # spell: those two columns of the outbox, and nothing else of it (no addresses, no contexts).
+    grants.add(Grant("TABLE", "skene", "deliveries", "SELECT", ("episode", "user_id")))
     grants.update(Grant("FUNCTION", "skene", fn, "EXECUTE") for fn in SKENE_FUNCTIONS)
     return sorted(grants)
 

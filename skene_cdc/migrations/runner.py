@@ -15,6 +15,7 @@ from sqlalchemy import create_engine, pool
 from skene_cdc import sql
 from skene_cdc.config import Config
 from skene_cdc.db import connect, schema_installed, sqlalchemy_url
+from skene_cdc.errors import PrerequisiteError
 from skene_cdc.listener.control import stop_listeners
 from skene_cdc.listener.history import History, retention
 from skene_cdc.migrations import capture, legacy, reader_role, roles
@@ -58,8 +59,18 @@ def migrate(url: str, config: Config, on_step: capture.StepCallback | None = Non
     with connect(url) as conn:
         # Validate the config against the database before touching anything; first whether
         # skene's roles can be set up (one message with every statement a DBA would run).
-        roles.preflight(conn, config)
-        capture.preflight(conn, config)
+        refusals: list[PrerequisiteError] = []
+        for check in (roles.preflight, capture.preflight):
+            try:
+                check(conn, config)
+            except PrerequisiteError as exc:
+                refusals.append(exc)
+        if len(refusals) == 1:
+            raise refusals[0]
+        if refusals:
+            raise PrerequisiteError(
+                "; and ".join(r.message.rstrip(".") for r in refusals),
+                hint=" Then: ".join(r.hint.rstrip(".") for r in refusals if r.hint))
         before = current_revision(url) if schema_installed(conn) else None
     command.upgrade(alembic_config(url, config=config), "heads")
     with connect(url) as conn:
