@@ -17,6 +17,7 @@ from skene_cdc.listener.consumer import EventConsumer
 from skene_cdc.listener.history import retention
 from skene_cdc.listener.replication import build_logical
 from skene_cdc.listener.service import Service
+from skene_cdc.listener.users_watch import UsersWatch
 
 log = logging.getLogger("skene.listener")
 
@@ -30,7 +31,7 @@ def build_services(url: str, config: Config) -> list[Service]:
     services.append(EventConsumer(url, build_handlers(config),
                                   batch_size=config.capture.batch_size,
                                   poll_interval=config.capture.poll_interval.total_seconds(),
-                                  retention=retention(config)))
+                                  retention=retention(config), watch=UsersWatch(config)))
     services += loop_services(url, config)  # after the consumer: firings see its rollups
     services.append(Sender(url, config))
     return services
