@@ -18,6 +18,7 @@ from skene_cdc.db import connect, schema_installed, sqlalchemy_url
 from skene_cdc.listener.history import History, retention
 from skene_cdc.migrations import capture, legacy
 from skene_cdc.migrations import logical as _logical  # noqa: F401  (registers its planner)
+from skene_cdc.migrations import scrub as _scrub  # noqa: F401  (registers its planner)
 
 HERE = Path(__file__).parent
 
