@@ -22,6 +22,8 @@ from skene_cdc.db import Row
 from skene_cdc.migrations.capture import EXTRA_PLANNERS, CaptureSpec, Plan
 from skene_cdc.migrations.columns import kept
 
+QUEUE_TABLES = ("queue_0", "queue_1", "queue_2")  # the rotating tables behind skene.queue
+
 
 def plan_scrub(conn: psycopg.Connection[Row], config: Config, specs: Sequence[CaptureSpec],
                installed: bool) -> Plan:
@@ -37,13 +39,16 @@ def plan_scrub(conn: psycopg.Connection[Row], config: Config, specs: Sequence[Ca
         keys = [c for c in spec.selection.left_out if kept(mode, listed, c)]
         if not keys:
             continue
+        args = {"table_name": pgsql.Literal(spec.table_name), "keys": pgsql.Literal(keys),
+                "relid": pgsql.Literal(spec.relid)}
+        statement = pgsql.SQL(sql.load("scrub/left_out")).format(
+            activity=pgsql.Literal(spec.role == "activity"),
+            users=pgsql.Literal(spec.role == "users"), **args)
+        for part in QUEUE_TABLES:
+            statement += pgsql.SQL("\n") + pgsql.SQL(sql.load("scrub/left_out_queue")).format(
+                queue=pgsql.Identifier("skene", part), **args)
         plan.add(f"{spec.table_name}: {', '.join(keys)} removed from what skene stored (capture "
-                 "leaves it out now)",
-                 pgsql.SQL(sql.load("scrub/left_out")).format(
-                     table_name=pgsql.Literal(spec.table_name), keys=pgsql.Literal(keys),
-                     relid=pgsql.Literal(spec.relid),
-                     activity=pgsql.Literal(spec.role == "activity"),
-                     users=pgsql.Literal(spec.role == "users")))
+                 "leaves it out now)", statement)
     return plan
 
 

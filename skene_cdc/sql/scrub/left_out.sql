@@ -4,19 +4,6 @@
 UPDATE skene.events
 SET data = data - {keys}::text[], old_data = old_data - {keys}::text[]
 WHERE table_name = {table_name} AND (data ?| {keys}::text[] OR old_data ?| {keys}::text[]);
--- The queue holds json (it never fails to store); rewritten with json functions, key by key.
-UPDATE skene.queue_0 SET data = (SELECT json_object_agg(j.key, j.value) FROM json_each(data) j
-                                 WHERE j.key <> ALL ({keys}::text[]))
-WHERE tbl = {relid} AND json_typeof(data) = 'object'
-  AND EXISTS (SELECT 1 FROM json_each(data) j WHERE j.key = ANY ({keys}::text[]));
-UPDATE skene.queue_1 SET data = (SELECT json_object_agg(j.key, j.value) FROM json_each(data) j
-                                 WHERE j.key <> ALL ({keys}::text[]))
-WHERE tbl = {relid} AND json_typeof(data) = 'object'
-  AND EXISTS (SELECT 1 FROM json_each(data) j WHERE j.key = ANY ({keys}::text[]));
-UPDATE skene.queue_2 SET data = (SELECT json_object_agg(j.key, j.value) FROM json_each(data) j
-                                 WHERE j.key <> ALL ({keys}::text[]))
-WHERE tbl = {relid} AND json_typeof(data) = 'object'
-  AND EXISTS (SELECT 1 FROM json_each(data) j WHERE j.key = ANY ({keys}::text[]));
 -- Rows the consumer set aside keep their data as text.
 UPDATE skene.quarantine
 SET data = (SELECT json_object_agg(j.key, j.value) FROM json_each(data::json) j
