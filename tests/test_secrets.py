@@ -250,3 +250,16 @@ def test_an_install_from_before_column_lists_is_scrubbed_on_upgrade(pg: PgCluste
             ("1", "insert"), ("1", "update"), ("2", "insert"), ("2", "update")]  # signup, login
         assert rows(url, "SELECT user_id, name FROM skene.users ORDER BY 1") == [("1", ""),
                                                                                  ("2", "")]
+
+
+def test_docs_list_every_secret_looking_pattern() -> None:
+    from skene_cdc.migrations.columns import SECRET_PAIRS, SECRET_WORDS, looks_secret
+
+    doc = (Path(__file__).parent.parent / "docs" / "config.md").read_text()
+    missing = [w for w in sorted(SECRET_WORDS) if f"`{w}`" not in doc]
+    missing += [" ".join(p) for p in sorted(SECRET_PAIRS) if f"`{' '.join(p)}`" not in doc]
+    assert missing == [], f"docs/config.md must list {missing}"
+    assert [n for n in ("password", "hashed_password", "password_hash", "api_key", "otp_secret",
+                        "reset_token", "hashedPassword") if not looks_secret(n)] == []
+    assert [n for n in ("hashtag", "keyboard", "last_login", "email", "full_name")
+            if looks_secret(n)] == []
