@@ -214,3 +214,28 @@ def test_django_backwards_migration(pg: PgCluster, tmp_path: Path) -> None:
         assert rows(url, "SELECT user_id, name, activity_this_week FROM skene.users "
                          "ORDER BY user_id") == [("1", "", 1), ("2", "Bob", 1)]
         assert problems(url, config) == []
+
+
+def test_the_watch_never_waits_behind_the_apps_migration(fullstack: tuple[str, Config],
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    """The app's next migration holds its table while the listener wants to rebuild skene.users:
+    the listener gives up after its short lock timeout, says so once, and rebuilds later."""
+    from skene_cdc.db import connect
+    from skene_cdc.listener.users_watch import UsersWatch
+
+    url, config = fullstack
+    ddl(url, 'ALTER TABLE "user" DROP COLUMN is_superuser')
+    watch = UsersWatch(config, every=0)
+    with psycopg.connect(url) as app, connect(url) as conn:
+        app.execute('LOCK TABLE "user" IN ACCESS EXCLUSIVE MODE')
+        with caplog.at_level(logging.INFO, logger="skene.listener"):
+            assert watch.poll(conn) == []
+            assert watch.poll(conn) == []
+        app.execute('ALTER TABLE "user" ADD COLUMN bio text')  # the migration goes on, unblocked
+        app.commit()
+        said = [r.getMessage() for r in caplog.records]
+        assert len(said) == 1 and "could not check or rebuild skene.users for public.user " \
+                                  "(canceling statement due to lock timeout)" in said[0], said
+        assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        assert watch.poll(conn) == ["skene.users view (re)built from skene.yaml"]
+    assert "bio" in users_columns(url) and "is_superuser" not in users_columns(url)

@@ -62,7 +62,8 @@ class UsersWatch:
             if not (conn.closed or conn.broken):
                 conn.rollback()
             self._once(f"failed:{first_line(exc)}", logging.WARNING,
-                       "users watch: could not look at %s (%s); trying again in %.0fs",
+                       "users watch: could not check or rebuild skene.users for %s (%s); "
+                       "trying again in %.0fs (`skene-cdc migrate` rebuilds it too)",
                        self.config.app.users.table, first_line(exc), self.every)
             return []
         self.looked, self.signature = True, signature
