@@ -14,6 +14,7 @@ from skene_cdc.db import Row
 from skene_cdc.handlers.loops.report import funnel_rows
 from skene_cdc.listener import history
 from skene_cdc.listener.slotops import replication_section
+from skene_cdc.migrations.app_schema import status_section as app_schema_section
 
 Section = Callable[[psycopg.Connection[Row]], Any]
 
@@ -45,6 +46,7 @@ SECTIONS: dict[str, Section] = {
     "freemium": lambda c: c.execute(sql.load("freemium/status")).fetchall(),
     "stripe_unknown_users": lambda c: c.execute(sql.load("billing/status_unknown_users")).fetchall(),
     "replication": replication_section,
+    "app_schema": app_schema_section,
 }
 
 

@@ -59,6 +59,10 @@ def init(ctx: Ctx, output: Path | None, templates: str, users_table: str | None,
     for a in det.activity:
         event = f", event {a.event}" if a.event else ""
         click.echo(f"activity: {a.table.qualified} (user {a.user_id}, time {a.timestamp}{event})")
+    for table, left_out in [(u.table, u.exclude), *((a.table, a.exclude) for a in det.activity)]:
+        for column, why in left_out:
+            click.echo(f"excluded: {table.qualified}.{column}: its name looks secret ({why}); "
+                       "never copied into skene (`exclude:` in the config)")
     for s in det.skipped:
         click.echo(f"skipped:  {s.table}: {s.reason}")
     click.echo("wrote:    " + ", ".join(str(p) for p in written))

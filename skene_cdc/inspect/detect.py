@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from skene_cdc.errors import SkeneError
 from skene_cdc.inspect.catalog import Catalog, Column, Table
+from skene_cdc.migrations.columns import secret_reason
 
 USER_TABLE_NAMES = ("users", "user", "auth_user", "accounts_user", "app_user", "app_users",
                     "accounts", "account", "members", "member", "customers", "profiles")
@@ -55,6 +56,8 @@ class UsersChoice:
     stripe_customer_id: str | None
     reason: str
     notes: list[str] = field(default_factory=list)
+    # (column, why) that init writes into `exclude:`: never copied into skene
+    exclude: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -64,6 +67,17 @@ class ActivityChoice:
     timestamp: str
     event: str | None
     reason: str
+    exclude: list[tuple[str, str]] = field(default_factory=list)
+
+
+def secret_columns(table: Table, mapped: list[str | None]) -> list[tuple[str, str]]:
+    """The columns whose names look secret, with the word that says so; mapped ones stay."""
+    out = []
+    for name in table.columns:
+        why = secret_reason(name)
+        if why and name not in mapped:
+            out.append((name, why))
+    return out
 
 
 @dataclass(frozen=True)
@@ -153,9 +167,12 @@ def _users_choice(catalog: Catalog, table: Table, reason: str) -> UsersChoice:
     if created is None:
         notes.append("no signup timestamp column found; created_at stays empty in skene.users")
     stripe = _pick(table, STRIPE_COLUMNS, test=lambda c: c.is_text)
-    return UsersChoice(table, ident, email.name, name.name if name else None,
-                       created.name if created else None, stripe.name if stripe else None,
-                       reason, notes)
+    choice = UsersChoice(table, ident, email.name, name.name if name else None,
+                         created.name if created else None, stripe.name if stripe else None,
+                         reason, notes)
+    choice.exclude = secret_columns(table, [choice.id, choice.email, choice.name,
+                                            choice.created_at, choice.stripe_customer_id])
+    return choice
 
 
 def _user_ref(table: Table, users: UsersChoice) -> tuple[str, str] | None:
@@ -218,7 +235,9 @@ def find_activity(catalog: Catalog, users: UsersChoice) -> tuple[list[ActivityCh
         event = _pick(t, EVENT_COLUMNS, test=lambda c: c.is_text)
         if event is None and EVENTISH_TABLE.search(name):
             event = _pick(t, EVENTISH_COLUMNS, test=lambda c: c.is_text)
-        chosen.append(ActivityChoice(t, user_col, ts.name, event.name if event else None, why))
+        ev = event.name if event else None
+        chosen.append(ActivityChoice(t, user_col, ts.name, ev, why,
+                                     secret_columns(t, [user_col, ts.name, ev])))
     return chosen, skipped
 
 

@@ -125,17 +125,28 @@ def render_config(inspection: Inspection, *, templates: str = "templates", strip
                "name": u.name and yaml_scalar(u.name),
                "created_at": u.created_at and yaml_scalar(u.created_at),
                "stripe_customer_id": u.stripe_customer_id and yaml_scalar(u.stripe_customer_id),
-               "reason": u.reason, "notes": u.notes},
+               "reason": u.reason, "notes": u.notes, "exclude": _exclude(u.exclude),
+               "last_login": next((c for c in u.table.columns if c.lower() == "last_login"),
+                                  None)},
         stripe_elsewhere=det.stripe_elsewhere,
         activity=[{"table_name": yaml_scalar(table_name(a.table.schema, a.table.name)),
                    "user_id": yaml_scalar(a.user_id), "timestamp": yaml_scalar(a.timestamp),
-                   "event": a.event and yaml_scalar(a.event), "reason": a.reason}
+                   "event": a.event and yaml_scalar(a.event), "reason": a.reason,
+                   "exclude": _exclude(a.exclude)}
                   for a in det.activity],
         skipped=det.skipped, example_event=f"{example}.insert", templates=yaml_scalar(templates),
         activation_query=yaml_scalar(query), activation_table=activation_table,
         activation_hint=hint, freemium=freemium, freemium_block=block, stripe=stripe,
         redis=redis)
     return text
+
+
+def _exclude(columns: list[tuple[str, str]]) -> dict[str, str] | None:
+    """The `exclude:` line's flow list and the comment above it saying why, or None."""
+    if not columns:
+        return None
+    return {"list": "[" + ", ".join(yaml_scalar(c) for c, _ in columns) + "]",
+            "why": "; ".join(f"{c}: {why}" for c, why in columns)}
 
 
 def starter_templates() -> dict[str, str]:

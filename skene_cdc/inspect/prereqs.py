@@ -15,6 +15,7 @@ from skene_cdc.db import schema_installed
 from skene_cdc.errors import SkeneError
 from skene_cdc.migrations import capture
 from skene_cdc.migrations.runner import HERE as MIGRATIONS_DIR
+from skene_cdc.migrations.users_view import USERS_VIEW_LABEL
 
 
 @register
@@ -23,10 +24,16 @@ def config_matches_database(ctx: CheckContext) -> Iterator[Problem]:
     if ctx.conn is None:
         return
     _specs, problems = capture.resolve_all(ctx.conn, ctx.config)
+    installed = bool(problems) and schema_installed(ctx.conn)
     for p in problems:
-        yield Problem(p.where, p.message,
-                      (p.fix or "correct the name in skene.yaml")
-                      + " (`skene-cdc init --stdout` shows what the database has)")
+        fix = (p.fix or "correct the name in skene.yaml") \
+            + " (`skene-cdc init --stdout` shows what the database has)"
+        if installed and "does not exist" in p.message:
+            # Installed: migrate checked the names then, so the app has changed its table since.
+            fix += ("; if the app renamed or dropped the column, point skene.yaml at its new "
+                    "name (or remove the key) and run `skene-cdc migrate`. Until then capture "
+                    "goes on: this table's rows without it, other tables as usual")
+        yield Problem(p.where, p.message, fix)
 
 
 @register
@@ -48,9 +55,11 @@ def migrations_current(ctx: CheckContext) -> Iterator[Problem]:
         plan = capture.plan_sync(ctx.conn, ctx.config, installed=True)
     except SkeneError:
         return  # config/database mismatches are reported by config_matches_database
-    if plan.steps:
+    # skene.users being out of date is column_checks.app_schema's, with its cause.
+    labels = [label for label, _ in plan.steps if not label.startswith(USERS_VIEW_LABEL)]
+    if labels:
         yield Problem("database", "installed capture differs from skene.yaml: "
-                                  + "; ".join(label for label, _ in plan.steps),
+                                  + "; ".join(labels),
                       "run `skene-cdc migrate` to bring it in line", "warning")
 
 
@@ -138,3 +147,7 @@ def history_budget(ctx: CheckContext) -> Iterator[Problem]:
                              f"(now {human(int(row['history_bytes']))})",
                       "shorten events.retention, capture fewer tables or columns, or raise "
                       "events.disk_budget", "warning")
+
+
+# The column checks (skene.users against the app's table, secret-looking columns) come next.
+from skene_cdc.inspect import column_checks as _column_checks  # noqa: E402,F401

@@ -31,6 +31,7 @@ from skene_cdc.listener.batch import Window, read, window_sql
 from skene_cdc.listener.history import History
 from skene_cdc.listener.rotation import Rotation
 from skene_cdc.listener.service import run_with_reconnect
+from skene_cdc.listener.users_watch import UsersWatch
 
 log = logging.getLogger("skene.listener")
 
@@ -47,8 +48,10 @@ class EventConsumer:
     def __init__(self, url: str, handlers: Sequence[Handler], *, cursor: str = "main",
                  batch_size: int = 1000, poll_interval: float = 1.0,
                  listener_id: str | None = None,
-                 retention: timedelta | None = timedelta(days=30)) -> None:
+                 retention: timedelta | None = timedelta(days=30),
+                 watch: UsersWatch | None = None) -> None:
         self.url = url
+        self.watch = watch  # notices the app changing its users table (users_watch.py)
         self.handlers = list(handlers)
         self.cursor = cursor
         self.batch_size = batch_size
@@ -126,6 +129,8 @@ class EventConsumer:
 
     def step(self, conn: psycopg.Connection[Row]) -> int:
         """One batch; a failure narrows down to the row that causes it (poison.py)."""
+        if self.watch is not None:
+            self.watch.poll(conn)
         try:
             return self.process_batch(conn)
         except Exception as exc:

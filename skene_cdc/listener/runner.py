@@ -29,6 +29,7 @@ from skene_cdc.listener.control import UNINSTALL, ControlChannel
 from skene_cdc.listener.history import retention
 from skene_cdc.listener.replication import build_logical
 from skene_cdc.listener.service import Service
+from skene_cdc.listener.users_watch import UsersWatch
 
 log = logging.getLogger("skene.listener")
 
@@ -48,7 +49,7 @@ def build_services(url: str, config: Config) -> list[Service]:
 def build_consumer(url: str, config: Config) -> EventConsumer:
     return EventConsumer(url, build_handlers(config), batch_size=config.capture.batch_size,
                          poll_interval=config.capture.poll_interval.total_seconds(),
-                         retention=retention(config))
+                         retention=retention(config), watch=UsersWatch(config))
 
 
 def process_pending(conn: psycopg.Connection[Row], consumer: EventConsumer) -> int:

@@ -225,19 +225,20 @@ def plan_registry(conn: psycopg.Connection[Row], specs: Sequence[CaptureSpec],
         current = {r["table_name"]: r["definition_hash"] for r in
                    conn.execute("SELECT table_name, definition_hash FROM skene.captured_tables")}
     for spec in specs:
-        digest = hashlib.sha256(repr(spec).encode()).hexdigest()[:16]
+        values: dict[str, object] = {
+            "table_name": spec.table_name, "mode": spec.mode, "role": spec.role,
+            "user_id_column": spec.user_id_column, "timestamp_column": spec.timestamp_column,
+            "event_column": spec.event_column, "relid": spec.relid,
+            "column_mode": spec.selection.mode, "column_list": list(spec.selection.listed),
+            "capture_unchanged": spec.selection.keep_unchanged}
+        # The hash of what is registered, not of the whole spec: the app adding or dropping a
+        # column it does not map is no change here.
+        digest = hashlib.sha256(repr(sorted(values.items())).encode()).hexdigest()[:16]
         if current.get(spec.table_name) == digest:
             continue
         plan.add(f"{spec.table_name}: registered as {spec.role}, {spec.mode} capture", pgsql.SQL(
             sql.load("capture/register_table")).format(**{
-                k: pgsql.Literal(v) for k, v in {
-                    "table_name": spec.table_name, "mode": spec.mode, "role": spec.role,
-                    "user_id_column": spec.user_id_column,
-                    "timestamp_column": spec.timestamp_column,
-                    "event_column": spec.event_column, "hash": digest,
-                    "relid": spec.relid, "column_mode": spec.selection.mode,
-                    "column_list": list(spec.selection.listed),
-                    "capture_unchanged": spec.selection.keep_unchanged}.items()}))
+                k: pgsql.Literal(v) for k, v in {**values, "hash": digest}.items()}))
     gone = sorted(set(current) - {s.table_name for s in specs})
     if gone:
         plan.add(f"unregistered: {', '.join(gone)}", pgsql.SQL(

@@ -33,10 +33,37 @@ def words(name: str) -> list[str]:
     return [w.lower() for w in _WORD.findall(name)]
 
 
-def looks_secret(name: str) -> bool:
+def secret_reason(name: str) -> str | None:
+    """Why a column name looks secret (the word or pair of words that matched), or None."""
     ws = words(name)
-    return any(w in SECRET_WORDS for w in ws) or any(p in SECRET_PAIRS for p in zip(ws, ws[1:],
-                                                                                      strict=False))
+    for w in ws:
+        if w in SECRET_WORDS:
+            return f"{w!r}"
+    for pair in zip(ws, ws[1:], strict=False):
+        if pair in SECRET_PAIRS:
+            return f"{' '.join(pair)!r}"
+    return None
+
+
+def looks_secret(name: str) -> bool:
+    return secret_reason(name) is not None
+
+
+def kept(mode: str, listed: Sequence[str], column: str) -> bool:
+    """Whether a trigger (or the decoder) with this column mode and list captures `column`."""
+    if mode == "include":
+        return column in listed
+    if mode == "exclude":
+        return column not in listed
+    return True
+
+
+def secrets_captured(mode: str, listed: Sequence[str], columns: Iterable[str],
+                     mapped: Iterable[str] = ()) -> list[str]:
+    """Columns this mode and list capture whose names look secret. Mapped columns (ids, emails,
+    event names) are skene's to read and are left out of the warning."""
+    needed = set(mapped)
+    return [c for c in columns if c not in needed and looks_secret(c) and kept(mode, listed, c)]
 
 
 @dataclass(frozen=True)
@@ -51,11 +78,7 @@ class Selection:
     keep_unchanged: bool = False
 
     def keeps(self, column: str) -> bool:
-        if self.mode == "include":
-            return column in self.listed
-        if self.mode == "exclude":
-            return column not in self.listed
-        return True
+        return kept(self.mode, self.listed, column)
 
     def trigger_args(self) -> list[str]:
         listed = "{" + ",".join('"' + c.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -20,6 +20,7 @@ from skene_cdc.listener.control import stop_listeners
 from skene_cdc.listener.history import History, retention
 from skene_cdc.migrations import capture, legacy, reader_role, roles
 from skene_cdc.migrations import logical as _logical  # noqa: F401  (registers its planner)
+from skene_cdc.migrations import scrub as _scrub  # noqa: F401  (registers its planner)
 
 HERE = Path(__file__).parent
 

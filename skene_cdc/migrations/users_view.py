@@ -6,6 +6,7 @@ under them, `migrate`, `check`, `status` and the listener notice and rebuild or 
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
 
 import psycopg
@@ -25,6 +26,8 @@ COMPUTED = (
     ("activity_last_week", "bigint"), ("plan", "text"), ("re_engagement_sent", "boolean"),
 )
 RESERVED_VIEW_COLUMNS = {name for name, _ in COMPUTED}
+USERS_VIEW_LABEL = "skene.users view (re)built from skene.yaml"
+LOST_MARK = " lost:"  # in the view's comment, after the hash: mapped columns read as NULL
 
 
 def extra_columns(config: Config, spec: CaptureSpec) -> list[tuple[str, str]]:
@@ -36,13 +39,35 @@ def extra_columns(config: Config, spec: CaptureSpec) -> list[tuple[str, str]]:
             if c not in RESERVED_VIEW_COLUMNS and c not in used and spec.selection.keeps(c)]
 
 
+class UsersViewError(ValueError):
+    """skene.users cannot be built at all: the users table has lost its id column."""
+
+
+def gone(config: Config, spec: CaptureSpec) -> list[tuple[str, str]]:
+    """(skene.yaml key, column) of the users table's mapped columns that the table no longer has
+    (the app renamed or dropped them)."""
+    cfg = config.app.users
+    present = set(spec.columns)
+    return [(key, column) for key, column in (("id", cfg.id), ("email", cfg.email),
+                                              ("name", cfg.name), ("created_at", cfg.created_at))
+            if column is not None and column not in present]
+
+
 def plan_users_view(conn: psycopg.Connection[Row], config: Config, specs: Sequence[CaptureSpec],
-                    installed: bool) -> Plan:
+                    installed: bool, *, degrade: bool = False) -> Plan:
+    """The statements that bring skene.users and skene.users_by_id in line with skene.yaml and
+    the users table (none when they are). With `degrade` (the listener, after the app changed the
+    table), a mapped column the table lost reads as NULL instead, so skene.users keeps working
+    until skene.yaml is fixed; `migrate` never degrades (it refuses such a config first)."""
     users_spec = next(s for s in specs if s.role == "users")
     cfg = config.app.users
+    lost = dict(gone(config, users_spec)) if degrade else {}
+    if "id" in lost:
+        raise UsersViewError(f"{users_spec.table_name} has no column {cfg.id!r} (app.users.id)")
+    lost_columns = set(lost.values())
 
     def col(name: str | None, cast: str) -> pgsql.Composable:
-        if name is None:
+        if name is None or name in lost_columns:
             return pgsql.SQL("NULL::" + cast)
         return pgsql.SQL("u.{}::" + cast).format(pgsql.Identifier(name))
 
@@ -54,9 +79,9 @@ def plan_users_view(conn: psycopg.Connection[Row], config: Config, specs: Sequen
         pgsql.SQL("{} {}").format(pgsql.Identifier(c), pgsql.SQL(t))
         for c, t in (*COMPUTED, *extra))
     select = pgsql.SQL(sql.load("capture/users_select")).format(
-        id=pgsql.Identifier(cfg.id), email=pgsql.Identifier(cfg.email),
-        name=col(cfg.name, "text"), created_at=col(cfg.created_at, "timestamptz"),
-        extra=extra_sql, users=users_spec.ident)
+        id=pgsql.Identifier(cfg.id),
+        email=col(cfg.email, "text"), name=col(cfg.name, "text"),
+        created_at=col(cfg.created_at, "timestamptz"), extra=extra_sql, users=users_spec.ident)
     lookup = select + pgsql.SQL("WHERE {key}\n  AND u.{id}::text = ANY(ids)\n").format(
         key=_key_match(cfg.id, users_spec.user_id_type), id=pgsql.Identifier(cfg.id))
 
@@ -73,10 +98,28 @@ def plan_users_view(conn: psycopg.Connection[Row], config: Config, specs: Sequen
     if installed:
         row = conn.execute(sql.load("capture/users_state")).fetchone()
         current = row["comment"] if row and row["complete"] else None  # rebuild what was dropped
-    if current != digest:
-        plan.add("skene.users view (re)built from skene.yaml",
-                 pgsql.SQL(sql.load("capture/users_drop")) + build(digest))
+    if (current or "").split(LOST_MARK)[0] != digest:
+        label = USERS_VIEW_LABEL
+        comment = digest
+        if lost:
+            label += " without " + ", ".join(
+                f"{key} ({users_spec.table_name} has no column {column!r})"
+                for key, column in lost.items())
+            # `status` reads it back (app_schema.py): the view works, but shows NULL there.
+            comment += LOST_MARK + json.dumps(lost)
+        plan.add(label, pgsql.SQL(sql.load("capture/users_drop")) + build(comment))
     return plan
+
+
+def lost_columns(comment: str | None) -> list[tuple[str, str]]:
+    """(skene.yaml key, column) that a degraded skene.users shows as NULL, from its comment."""
+    if not comment or LOST_MARK not in comment:
+        return []
+    try:
+        lost = json.loads(comment.split(LOST_MARK, 1)[1])
+    except ValueError:
+        return []
+    return [(str(k), str(c)) for k, c in lost.items()] if isinstance(lost, dict) else []
 
 
 def _dollar_quoted(body: str) -> pgsql.Composable:

@@ -1,6 +1,6 @@
 -- The body of skene.users (and of skene.users_by_id), filled in from skene.yaml.
 SELECT u.{id}::text AS user_id,
-       u.{email}::text AS email,
+       {email} AS email,
        {name} AS name,
        {created_at} AS created_at,
        least({created_at}, a.first_seen_at) AS first_seen_at,

@@ -1,0 +1,1 @@
+"""A FastAPI full-stack-template-shaped backend: models, password hashing, CRUD."""
