@@ -30,7 +30,6 @@ from skene_cdc.errors import PrerequisiteError
 from skene_cdc.migrations import capture
 from skene_cdc.migrations import logical as _logical  # noqa: F401  (its preflight reports first)
 from skene_cdc.migrations.capture import CaptureSpec, Plan
-from skene_cdc.migrations.users_view import plan_users_view
 
 META_KEY = "roles.reader"
 
@@ -153,18 +152,15 @@ def plan_reader(conn: psycopg.Connection[Row], config: Config, specs: Sequence[C
                  _load("grant_membership", role=role, member=_role(state["user"])))
 
     relations = _existing_skene_relations(conn) if installed else list(SKENE_RELATIONS)
-    # skene.users is (re)built by this same migrate whenever skene.yaml changes it, and a new
-    # view starts without grants.
-    users_rebuilt = bool(plan_users_view(conn, config, specs, installed).steps)
+    # skene.users is (re)built whenever skene.yaml or the app's table changes it; the rebuild
+    # gives this role its grants back itself (sql/capture/users_grants.sql).
     if "users" not in relations:
         relations.append("users")
     wanted = reader_grants(specs, relations)
     have: set[tuple[str, str | None, str | None, str | None, str]] = set()
     if state["exists"]:
         have = {(r["kind"], r["schema"], r["name"], r["column"], r["privilege"]) for r in
-                conn.execute(sql.load("roles/reader_privileges"), {"role": name})
-                if not (users_rebuilt and r["schema"] == "skene"
-                        and r["name"] in ("users", "users_rows()"))}
+                conn.execute(sql.load("roles/reader_privileges"), {"role": name})}
     want_keys = {k for g in wanted for k in g.keys()}
     for g in wanted:
         if not set(g.keys()) <= have:

@@ -90,7 +90,9 @@ def plan_users_view(conn: psycopg.Connection[Row], config: Config, specs: Sequen
                     columns=columns, body=_dollar_quoted(select.as_string(conn)),
                     comment=pgsql.Literal(comment))
                 + pgsql.SQL("\n") + pgsql.SQL(sql.load("capture/users_by_id")).format(
-                    body=_dollar_quoted(lookup.as_string(conn))))
+                    body=_dollar_quoted(lookup.as_string(conn)))
+                + pgsql.SQL("\n") + pgsql.SQL(sql.load("capture/users_grants")).format(
+                    reader=pgsql.Literal(config.roles.reader)))
 
     digest = "skene:" + hashlib.sha256(build("").as_string(conn).encode()).hexdigest()[:16]
     plan = Plan()
