@@ -15,6 +15,7 @@ from psycopg.types.json import Jsonb
 from skene_cdc import sql
 from skene_cdc.config.loops import Recovery
 from skene_cdc.db import Row
+from skene_cdc.handlers.email import suppression
 
 
 def idempotency_key(loop: str, user_id: str, step: int, episode: str) -> str:
@@ -37,9 +38,11 @@ class Outgoing:
 
 def enqueue_many(conn: psycopg.Connection[Row], *, loop: str, step: int, provider: str,
                  recovery: Recovery, items: Sequence[Outgoing],
-                 not_before: datetime | None = None) -> dict[tuple[str, str], int]:
+                 not_before: datetime | None = None,
+                 growth: bool = True) -> dict[tuple[str, str], int]:
     """Insert pending deliveries in one statement; return {(user_id, episode): id} for the ones
-    that were new (an episode that already has a delivery is skipped)."""
+    that were new (an episode that already has a delivery is skipped). Growth email to a user or
+    address that opted out or bounced is written `suppressed` at once (transactional: not)."""
     if not items:
         return {}
     rows = conn.execute(sql.load("handlers/enqueue_delivery"), {
@@ -53,7 +56,10 @@ def enqueue_many(conn: psycopg.Connection[Row], *, loop: str, step: int, provide
         "contexts": [Jsonb(i.context) for i in items],
         "keys": [idempotency_key(loop, i.user_id, step, i.episode) for i in items],
     }).fetchall()
-    return {(r["user_id"], r["episode"]): int(r["id"]) for r in rows}
+    new = {(r["user_id"], r["episode"]): int(r["id"]) for r in rows}
+    if growth:
+        suppression.hold_enqueued(conn, list(new.values()))
+    return new
 
 
 def enqueue(conn: psycopg.Connection[Row], *, loop: str, user_id: str, step: int, episode: str,

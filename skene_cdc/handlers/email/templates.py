@@ -25,7 +25,10 @@ from skene_cdc.errors import SkeneError
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$")
 _FRONT = re.compile(r"\A---[ \t]*\r?\n(.*?)^---[ \t]*\r?\n?", re.S | re.M)
-RESERVED = ("user", "event")
+RESERVED = ("user", "event", "unsubscribe_url")
+# What `check` and `preview` render {{ unsubscribe_url }} as; the sender gives each email its own
+# signed link (handlers/email/unsubscribe.py).
+PREVIEW_UNSUBSCRIBE_URL = "https://unsubscribe.example.invalid/preview"
 
 
 class TemplateProblem(SkeneError):
@@ -243,10 +246,11 @@ def _personalization(source: str, path: str) -> _Part:
 
 
 def variables(personalization: Mapping[str, str], user: Mapping[str, Any],
-              event: Mapping[str, Any] | None, where: str) -> dict[str, Any]:
+              event: Mapping[str, Any] | None, where: str, *,
+              unsubscribe_url: str = PREVIEW_UNSUBSCRIBE_URL) -> dict[str, Any]:
     """What a template sees: each personalization key (its value rendered with `user` and
-    `event`), plus `user` and `event` themselves."""
-    base: dict[str, Any] = {"user": user, "event": event}
+    `event`), plus `user`, `event` and `unsubscribe_url` themselves."""
+    base: dict[str, Any] = {"user": user, "event": event, "unsubscribe_url": unsubscribe_url}
     out = dict(base)
     for key, source in personalization.items():
         if key in RESERVED:
