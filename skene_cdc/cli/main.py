@@ -71,6 +71,7 @@ def _register() -> None:
         report,
         serve,
         status,
+        suppress,
     )
 
 

@@ -1,4 +1,5 @@
-"""`skene-cdc serve`: the Stripe webhook endpoint (POST /stripe/webhook) over HTTP."""
+"""`skene-cdc serve`: skene's HTTP endpoints (Stripe webhook, one-click unsubscribe, Resend's
+webhook), whichever skene.yaml configures."""
 
 from __future__ import annotations
 
@@ -13,11 +14,14 @@ from skene_cdc.cli.main import cli
 @click.option("--port", default=8000, type=int, show_envvar=True, help="Port to listen on.")
 @pass_ctx
 def serve(ctx: Ctx, host: str, port: int) -> None:
-    """Serve the Stripe webhook: point Stripe at http://HOST:PORT/stripe/webhook."""
+    """Serve the endpoints skene.yaml configures: POST /stripe/webhook (stripe:), GET and POST
+    /unsubscribe (email.unsubscribe), POST /resend/webhook (email.resend)."""
     import uvicorn
 
-    from skene_cdc.billing.webhook import stripe_webhook_app
+    from skene_cdc.web.app import skene_app
 
-    app = stripe_webhook_app(ctx.config, ctx.url)
-    click.echo(f"skene-cdc: Stripe webhook on http://{host}:{port}/stripe/webhook", err=True)
+    app = skene_app(ctx.config, ctx.url)
+    for path in app.paths:
+        if path != "/webhook":
+            click.echo(f"skene-cdc: serving http://{host}:{port}{path}", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", lifespan="on")

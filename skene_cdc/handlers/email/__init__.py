@@ -13,7 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from skene_cdc.handlers.email import checks  # noqa: F401 - registers check_email
+from skene_cdc.handlers.email import (
+    checks,  # noqa: F401 - registers check_email
+    compliance,  # noqa: F401 - registers check_compliance
+)
 
 __all__ = ["delivery_context"]
 
