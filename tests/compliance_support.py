@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -92,8 +93,9 @@ def svix_headers(body: bytes, secret: str = RESEND_SECRET, *, msg_id: str = "msg
 
 
 def resend_event(kind: str, email_id: str, to: str = "ann@x.test", **data: Any) -> bytes:
-    return json.dumps({"type": kind, "created_at": "2026-01-05T10:00:00.000Z",
-                       "data": {"created_at": "2026-01-05T09:59:00.000Z", "email_id": email_id,
+    now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return json.dumps({"type": kind, "created_at": now,
+                       "data": {"created_at": now, "email_id": email_id,
                                 "from": "Acme <hello@acme.test>", "to": [to],
                                 "subject": "News", **data}}).encode()
 
