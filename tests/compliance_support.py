@@ -68,9 +68,13 @@ NEWS_TXT = "Hello.\nUnsubscribe: {{ unsubscribe_url }}\n"
 
 def compliance_config(directory: Path, *, provider: str = "smtp", email: str = UNSUBSCRIBE,
                       top: str = "", batch_size: int = 50, digest_priority: int = 0,
-                      tips_priority: int = 0, tips_goal_window: str = "7d") -> Config:
+                      tips_priority: int = 0, tips_goal_window: str = "7d",
+                      timezone: str | None = None) -> Config:
     text = EMAIL_CONFIG % {"provider": provider, "lease": "5m", "batch_size": batch_size,
                            "concurrency": 4}
+    if timezone:
+        text = text.replace("created_at: created_at}", f"created_at: created_at, "
+                                                       f"timezone: {timezone}}}", 1)
     text = text.replace("loops:\n", email + "loops:\n", 1)
     text += OTHER_LOOPS % {"digest_priority": digest_priority, "tips_priority": tips_priority,
                            "tips_goal_window": tips_goal_window}
