@@ -14,11 +14,12 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 
+from skene_cdc import status as status_mod
 from skene_cdc.db import connect
 from skene_cdc.handlers.email.quiet import release
 from skene_cdc.migrations import runner
 from tests.compliance_support import compliance_config
-from tests.conftest import wait_for
+from tests.conftest import run_cli, wait_for
 from tests.emailkit import (
     add_user,
     delivery,
@@ -133,6 +134,11 @@ def test_the_cap_spans_loops_and_priority_decides_who_waits(db_url: str, tmp_pat
         assert row["deferred_reason"].startswith("frequency cap 1 per 1d: waits until")
         assert (row["attempts"], row["last_error"], row["counted_at"]) == (0, None, None)
     assert delivery(db_url, receipt)["counted_at"] is None
+    with connect(db_url, autocommit=True) as conn:
+        by_state = {r["state"]: r for r in status_mod.collect(conn)["deliveries"]}
+    assert (by_state["pending"]["n"], by_state["pending"]["deferred"]) == (2, 2)
+    screen = run_cli("status", url=db_url, config_path=tmp_path / "skene.yaml").stdout
+    assert "2 held by a frequency cap or quiet hours" in screen
 
     # A day later: the older of the two (same priority) goes, the other waits again.
     with psycopg.connect(db_url) as conn:

@@ -194,8 +194,8 @@ class Loop(Strict):
     def _holdout_needs_a_goal_after_the_email(self) -> Loop:
         if self.holdout and self.type != "retention":
             raise ValueError(
-                f"holdout measures a goal that comes after the email, which only retention loops "
-                f"have (a {self.type} loop converts when its email is decided); remove holdout")
+                f"holdout needs a goal that comes after the email, which only retention loops "
+                f"have; remove holdout from this {self.type} loop")
         if self.holdout and self.transactional:
             raise ValueError("a transactional loop's email is not optional: remove holdout")
         return self
