@@ -207,6 +207,9 @@ def test_a_loop_link_opts_out_of_that_loop_and_the_page_can_widen_it(
     d1 = enqueue(db_url, "1", loop="digest", template="news", provider="smtp", episode="2")
     t1 = enqueue(db_url, "1", loop="tips", template="news", provider="smtp")
     t2 = enqueue(db_url, "2", loop="tips", template="news", provider="smtp")
+    # The outbox checks when the delivery is written (any loop, the freemium gate's too).
+    assert [delivery(db_url, d)["state"] for d in (d1, t1, t2)] == \
+        ["suppressed", "pending", "suppressed"]
     assert s.drain() == 1
     assert [delivery(db_url, d)["state"] for d in (d1, t1, t2)] == \
         ["suppressed", "sent", "suppressed"]
@@ -269,3 +272,17 @@ def test_listen_refuses_to_start_without_a_signing_key(db_url: str, tmp_path: Pa
     ok = run_cli("listen", "--once", url=db_url, config_path=tmp_path / "skene.yaml",
                  SKENE_UNSUBSCRIBE_SECRET="s" * 40)
     assert ok.returncode == 0
+
+
+def test_check_says_what_compliance_is_missing(db_url: str, tmp_path: Path) -> None:
+    path = tmp_path / "skene.yaml"
+    compliance_config(tmp_path, provider="resend", email="")
+    out = run_cli("check", url=db_url, config_path=path, check=False).stdout
+    assert "without one-click unsubscribe" in out and "bounces and complaints" in out
+    compliance_config(tmp_path, provider="resend", email="""\
+  unsubscribe: {url: "http://localhost:8000/unsubscribe", secret: short}
+""")
+    proc = run_cli("check", url=db_url, config_path=path, check=False)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "signing key is 5 characters; it needs at least 32" in proc.stdout
+    assert "mail clients only offer one-click unsubscribe over https" in proc.stdout
