@@ -34,6 +34,7 @@ from tests.emailkit import (
     sender,
 )
 from tests.fakes.resend_server import FakeResend
+from tests.loops_support import pipeline
 from tests.pgcluster import free_port
 
 WEBHOOK = f"""\
@@ -210,3 +211,30 @@ def test_serve_without_any_endpoint_says_what_to_configure(db_url: str, tmp_path
                           text=True, env=cli_env(db_url, tmp_path / "skene.yaml"), timeout=60)
     assert proc.returncode == 2 and "email.unsubscribe" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+CLICKED_LOOP = """\
+  - name: clicked
+    type: activation
+    steps:
+      - trigger: {type: event, event: email.clicked}
+        condition:
+          type: query
+          query: >-
+            SELECT e.user_id, e.data ->> 'template' AS clicked_template FROM skene.events e
+            WHERE e.user_id = $1 AND e.source = 'resend' AND e.event = 'email.clicked'
+        action: {type: email, template: welcome}
+"""
+
+
+def test_a_loop_can_act_on_engagement(db_url: str, tmp_path: Path,
+                                      fake_resend: FakeResend) -> None:
+    cfg = compliance_config(tmp_path, provider="resend", email=WEBHOOK, top=CLICKED_LOOP)
+    app = ResendWebhookApp(cfg, db_url)
+    _, email_id = sent_email(db_url, cfg, fake_resend)
+    assert post(app, resend_event("email.clicked", email_id, click={"link": "https://x"}))[0] \
+        == 200
+    pipeline(db_url, cfg)
+    [row] = rows(db_url, "SELECT user_id, template, context -> 'user' ->> 'clicked_template' "
+                         "FROM skene.deliveries WHERE loop = 'clicked'")
+    assert row == ("1", "welcome", "news")
