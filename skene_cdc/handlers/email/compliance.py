@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from datetime import timedelta
 
 from skene_cdc import sql
 from skene_cdc.checks import CheckContext, Problem, register
@@ -36,6 +37,11 @@ def check_compliance(ctx: CheckContext) -> Iterable[Problem]:
         except ConfigError as exc:
             yield Problem(exc.where or config.where("email", "unsubscribe"), exc.message,
                           exc.hint or "set the signing key")
+        if settings.expires < timedelta(days=30):
+            yield Problem(config.where("email", "unsubscribe", "expires"),
+                          f"unsubscribe links expire after {settings.expires}; CAN-SPAM wants an "
+                          "opt-out to work for at least 30 days after the email is sent",
+                          "set expires: 30d or more (default 90d)", severity="warning")
         if settings.url.startswith("http://") and real:
             yield Problem(config.where("email", "unsubscribe", "url"),
                           "the unsubscribe URL is http://; mail clients only offer one-click "

@@ -129,7 +129,7 @@ class Screen:
         window = max(c.per for c in self.caps)
         usage = conn.execute(sql.load("email/frequency_usage"),
                              {"users": users, "window": window}).fetchall()
-        now_row = conn.execute("SELECT now() AS now").fetchone()
+        now_row = conn.execute(sql.load("email/now")).fetchone()
         now: datetime = now_row["now"] if now_row else datetime.now(UTC)
         taken: dict[str, list[datetime]] = {u: [] for u in users}
         competing: dict[str, list[tuple[int, str, datetime, bool]]] = {u: [] for u in users}
