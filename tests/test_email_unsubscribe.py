@@ -286,3 +286,15 @@ def test_check_says_what_compliance_is_missing(db_url: str, tmp_path: Path) -> N
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "signing key is 5 characters; it needs at least 32" in proc.stdout
     assert "mail clients only offer one-click unsubscribe over https" in proc.stdout
+
+
+def test_mounted_in_a_fastapi_app(db_url: str, tmp_path: Path) -> None:
+    from fastapi import FastAPI
+
+    app = FastAPI()
+    app.mount("/skene", skene_app(compliance_config(tmp_path), db_url))
+    with http(app) as c:
+        assert c.get("/skene" + link()).status_code == 200
+        assert c.post("/skene" + link(), content=b"List-Unsubscribe=One-Click").status_code == 200
+        assert c.get("/skene/healthz").json() == {"ok": True}
+    assert [s["user_id"] for s in suppressions(db_url)] == ["1"]
