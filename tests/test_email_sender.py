@@ -45,7 +45,10 @@ def test_pending_delivery_is_sent_once(db_url: str, tmp_path: Path, fake_resend:
     assert req.body == {"from": "Acme <hello@acme.test>", "to": ["ann@x.test"],
                         "subject": "Welcome aboard, Ann",
                         "html": "<p>Hi Ann, your first project is live.</p>\n",
-                        "text": "Hi Ann, your first project is live.\n"}
+                        "text": "Hi Ann, your first project is live.\n",
+                        # No email.unsubscribe in this config: the mailto: fallback.
+                        "headers": {"List-Unsubscribe":
+                                    "<mailto:hello@acme.test?subject=unsubscribe>"}}
     row = delivery(db_url, did)
     assert (row["state"], row["attempts"], row["last_error"]) == ("sent", 1, None)
     assert row["provider_message_id"] == fake_resend.emails[0]["id"]

@@ -149,6 +149,9 @@ def test_generated_config_checks_migrates_and_listens(pg: PgCluster, tmp_path: P
         assert "wrote:" in out and cfg.exists()
         assert sorted(p.name for p in (tmp_path / "templates").iterdir()) == sorted(
             generate.STARTERS)
+        # Growth email links its one-click unsubscribe (issue 14).
+        assert all("{{ unsubscribe_url }}" in p.read_text()
+                   for p in (tmp_path / "templates").iterdir())
 
         checked = invoke("check", url=url, config_path=cfg)
         assert "ok:" in checked and "0 errors" in checked, checked

@@ -97,7 +97,8 @@ def test_status_json_is_stable(db_url: str, tmp_path: Path) -> None:
     assert loops["activation", "(all)"] == {
         "loop": "activation", "type": "activation", "variant": "(all)", "enrolled": 8, "met": 3,
         "sent": 3, "delivered": 0, "converted": 3, "expired": 1, "failed": 0,
-        "conversion_rate": 0.375}
+        "conversion_rate": 0.375, "suppressed": 0, "held_out": 0, "held_out_converted": 0,
+        "held_out_rate": None, "lift": None, "lift_low": None, "lift_high": None}
     assert loops["retention", "variant_1"]["conversion_rate"] == 0.5
     deliveries = {r["state"]: r for r in report["deliveries"]}
     assert {s: r["n"] for s, r in deliveries.items()} == {"pending": 1, "sent": 2, "dead": 1}

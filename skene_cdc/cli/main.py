@@ -73,6 +73,7 @@ def _register() -> None:
         report,
         serve,
         status,
+        suppress,
     )
 
 

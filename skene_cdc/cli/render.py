@@ -17,6 +17,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
+from skene_cdc.handlers.loops.report import holdout_line
 from skene_cdc.listener.slotops import human
 
 # Sections in reading order: is it flowing, are the loops working, what went wrong, who runs it.
@@ -100,6 +101,8 @@ def render_deliveries(console: Console, title: str, rows: Any, now: datetime) ->
                 else f"last {_cell(r.get('last_change'), now)}")
         # The newest error of a state is listed under `errors` (with everything else failing).
         note = ", see errors" if r.get("last_error") else ""
+        if r.get("deferred"):
+            note += f", {r['deferred']:,} held by a frequency cap or quiet hours"
         _line(console, f"{r['state'].ljust(width)}  {r['n']:>6,}  {when}{note}")
 
 
@@ -181,7 +184,7 @@ def render_loops(console: Console, title: str, rows: Any, now: datetime) -> None
         _title(console, title, "none enrolled yet")
         return
     _title(console, title)
-    extra = [k for k in ("expired", "failed") if any(r.get(k) for r in rows)]
+    extra = [k for k in ("expired", "failed", "suppressed") if any(r.get(k) for r in rows)]
     table = Table(box=None, padding=(0, 1), pad_edge=False, show_edge=False, header_style="dim")
     table.add_column("loop")
     for col in ("enrolled", "met", "sent", "converted", "rate", *extra):
@@ -197,6 +200,10 @@ def render_loops(console: Console, title: str, rows: Any, now: datetime) -> None
     console.print(Padding(table, (0, 0, 0, 2), expand=False))
     console.print("  [dim]rate: activation and milestones converted / enrolled, others "
                   "converted / sent[/]")
+    for r in rows:
+        line = holdout_line(r) if r.get("variant") in (None, "(all)") else None
+        if line:
+            _line(console, f"{escape(str(r['loop']))} holdout: {escape(line)}")
 
 
 def render(console: Console, title: str, value: Any) -> None:

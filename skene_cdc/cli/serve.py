@@ -1,4 +1,5 @@
-"""`skene-cdc serve`: the Stripe webhook endpoint (POST /stripe/webhook) over HTTP."""
+"""`skene-cdc serve`: skene's HTTP endpoints (Stripe webhook, one-click unsubscribe, Resend's
+webhook), whichever skene.yaml configures."""
 
 from __future__ import annotations
 
@@ -47,14 +48,17 @@ def bind(host: str, port: int) -> socket.socket:
               help="Port to listen on.")
 @pass_ctx
 def serve(ctx: Ctx, host: str, port: int) -> None:
-    """Serve the Stripe webhook: point Stripe at http://HOST:PORT/stripe/webhook."""
+    """Serve the endpoints skene.yaml configures: POST /stripe/webhook (stripe:), GET and POST
+    /unsubscribe (email.unsubscribe), POST /resend/webhook (email.resend)."""
     import uvicorn
 
-    from skene_cdc.billing.webhook import stripe_webhook_app
+    from skene_cdc.web.app import skene_app
 
-    app = stripe_webhook_app(ctx.config, ctx.url)
+    app = skene_app(ctx.config, ctx.url)
     sock = bind(host, port)
-    click.echo(f"skene-cdc: Stripe webhook on http://{host}:{sock.getsockname()[1]}"
-               "/stripe/webhook", err=True)
+    for path in app.paths:
+        if path != "/webhook":
+            click.echo(f"skene-cdc: serving http://{host}:{sock.getsockname()[1]}{path}",
+                       err=True)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     server.run(sockets=[sock])

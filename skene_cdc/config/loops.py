@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, PlainSerializer
+from pydantic import BeforeValidator, Field, PlainSerializer, model_validator
 
 from skene_cdc.config.types import Duration, Strict, format_duration, parse_duration
 
@@ -181,6 +181,21 @@ class Recovery(Strict):
     max_delay: Duration = timedelta(hours=1)
 
 
+def _share(value: Any) -> float:
+    """`10%` or a fraction such as 0.1."""
+    if isinstance(value, str) and value.strip().endswith("%"):
+        try:
+            return float(value.strip()[:-1]) / 100
+        except ValueError:
+            pass
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < 1:
+        return float(value)
+    raise ValueError(f"{value!r} is not a share; write e.g. 10% (or 0.1)")
+
+
+Share = Annotated[float, BeforeValidator(_share), Field(ge=0, le=0.9)]
+
+
 class Loop(Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,63}$")
     type: Literal["activation", "retention", "freemium", "milestone"]
@@ -191,3 +206,20 @@ class Loop(Strict):
     cooldown: Duration = timedelta(days=30)
     goal_window: Duration = timedelta(days=7)
     enroll: Literal["new", "existing", "all"] = "new"
+    # Under a frequency cap, the email of the loop with the higher priority goes first.
+    priority: int = Field(default=0, ge=-1000, le=1000)
+    # Held out of the email (sticky per user), followed for the goal: the control group.
+    holdout: Share | None = None
+    # Not growth email (receipts, password resets): no List-Unsubscribe header, and opt-outs,
+    # frequency caps and quiet hours do not apply.
+    transactional: bool = False
+
+    @model_validator(mode="after")
+    def _holdout_needs_a_goal_after_the_email(self) -> Loop:
+        if self.holdout and self.type != "retention":
+            raise ValueError(
+                f"holdout needs a goal that comes after the email, which only retention loops "
+                f"have; remove holdout from this {self.type} loop")
+        if self.holdout and self.transactional:
+            raise ValueError("a transactional loop's email is not optional: remove holdout")
+        return self

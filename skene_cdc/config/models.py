@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Literal
+from datetime import time, timedelta
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
 from skene_cdc.config.types import Duration, Size, Strict, TableName
 
@@ -37,6 +38,8 @@ class UsersTable(ColumnChoice):
     name: str | None = None
     created_at: str | None = None
     stripe_customer_id: str | None = None
+    # A column holding each user's IANA time zone (Europe/Berlin): quiet hours follow it.
+    timezone: str | None = None
     # Apps whose profiles live in Redis: a hash key pattern such as "user:{id}". Its `email` and
     # `name` fields (the names above) fill the upgrade email when the SQL row has none.
     redis_hash: str | None = Field(default=None, pattern=r"\{id\}")
@@ -91,6 +94,77 @@ class Roles(Strict):
     reader: str = Field(default="skene_reader", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
 
 
+class Unsubscribe(Strict):
+    """One-click unsubscribe (RFC 8058): where `skene-cdc serve` (or the app that mounts it)
+    answers, and the key that signs each link. See docs/email.md#compliance."""
+
+    url: str = Field(pattern=r"^https?://[^\s?#]+(\?[^\s#]*)?$")
+    # HMAC key for the links; omitted: the environment's SKENE_UNSUBSCRIBE_SECRET.
+    secret: str | None = None
+    # Also offer `mailto:` in List-Unsubscribe (someone must act on what arrives there).
+    mailto: str | None = Field(default=None, pattern=r"^[^\s@<>,]+@[^\s@<>,]+$")
+    # What one click opts out of: every growth email, or only the loop that sent it.
+    scope: Literal["all", "loop"] = "all"
+    # How long a link works (CAN-SPAM: at least 30 days after the email is sent).
+    expires: Duration = timedelta(days=90)
+
+
+class ResendWebhook(Strict):
+    # Resend's signing secret for the endpoint (whsec_...), usually ${RESEND_WEBHOOK_SECRET}.
+    webhook_secret: str = Field(min_length=1)
+
+
+class FrequencyCap(Strict):
+    """At most `max` growth emails to one user in any `per` (a sliding window)."""
+
+    max: int = Field(ge=1, le=1000)
+    per: Duration
+
+
+def _caps(value: Any) -> Any:
+    # `frequency: {max: 1, per: 24h}` is one rule; a list gives several.
+    return [value] if isinstance(value, dict) else value
+
+
+def _clock(value: Any) -> time:
+    if isinstance(value, time):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        # YAML 1.1 reads an unquoted 21:00 as the sexagesimal number 1260.
+        value = f"{value // 60}:{value % 60:02d}"
+    if isinstance(value, str):
+        try:
+            hour, minute = value.strip().split(":")
+            return time(int(hour), int(minute))
+        except ValueError:
+            pass
+    raise ValueError(f"{value!r} is not a time of day; write e.g. \"21:00\"")
+
+
+Clock = Annotated[time, BeforeValidator(_clock)]
+
+
+class QuietHours(Strict):
+    """No growth email between `start` and `end` in the user's time zone (app.users.timezone,
+    else `timezone`); one due then waits for `end`."""
+
+    start: Clock
+    end: Clock
+    timezone: str = "UTC"
+
+    @model_validator(mode="after")
+    def _window(self) -> QuietHours:
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {self.timezone!r}; use an IANA name such as UTC "
+                             "or Europe/Berlin") from None
+        if self.start == self.end:
+            raise ValueError("quiet_hours start and end are the same time: give a window, e.g. "
+                             "start: \"21:00\", end: \"08:00\"")
+        return self
+
+
 class Email(Strict):
     provider: Literal["resend", "smtp", "console"] = "console"
     from_: str = Field(alias="from", default="skene <noreply@localhost>")
@@ -101,6 +175,11 @@ class Email(Strict):
     batch_size: int = Field(default=50, ge=1, le=1000)
     concurrency: int = Field(default=4, ge=1, le=64)
     lease: Duration = timedelta(minutes=5)
+    # Compliance (docs/email.md#compliance): one-click unsubscribe, provider webhooks, pacing.
+    unsubscribe: Unsubscribe | None = None
+    resend: ResendWebhook | None = None
+    frequency: Annotated[list[FrequencyCap], BeforeValidator(_caps)] = Field(default_factory=list)
+    quiet_hours: QuietHours | None = None
 
 
 class Stripe(Strict):

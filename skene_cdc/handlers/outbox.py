@@ -17,6 +17,7 @@ from skene_cdc import sql
 from skene_cdc.config.loops import Recovery
 from skene_cdc.db import Row
 from skene_cdc.handlers.decision import StepRef
+from skene_cdc.handlers.email import suppression
 from skene_cdc.handlers.email.recipients import InvalidRecipient, recipient
 
 log = logging.getLogger("skene.outbox")
@@ -42,10 +43,13 @@ class Outgoing:
 
 def enqueue_many(conn: psycopg.Connection[Row], *, step: StepRef, provider: str,
                  recovery: Recovery, items: Sequence[Outgoing],
-                 not_before: datetime | None = None) -> dict[tuple[str, str], int]:
+                 not_before: datetime | None = None,
+                 growth: bool = True) -> dict[tuple[str, str], int]:
     """Insert pending deliveries in one statement; return {(user_id, episode): id} for the ones
     that were new (an episode that already has a delivery is skipped). The step is a StepRef,
-    never a bare number: every loop type numbers steps the same way (handlers/decision.py)."""
+    never a bare number: every loop type numbers steps the same way (handlers/decision.py).
+    Growth email to a user or address that opted out or bounced is written `suppressed` at once
+    (transactional: not)."""
     if not items:
         return {}
     loop = step.loop
@@ -73,7 +77,10 @@ def enqueue_many(conn: psycopg.Connection[Row], *, step: StepRef, provider: str,
         "contexts": [Jsonb(i.context) for i in items],
         "keys": [idempotency_key(loop, i.user_id, step.number, i.episode) for i in items],
     }).fetchall()
-    return {(r["user_id"], r["episode"]): int(r["id"]) for r in rows}
+    new = {(r["user_id"], r["episode"]): int(r["id"]) for r in rows}
+    if growth:
+        suppression.hold_enqueued(conn, list(new.values()))
+    return new
 
 
 def enqueue(conn: psycopg.Connection[Row], *, step: StepRef, user_id: str, episode: str,

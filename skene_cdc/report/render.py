@@ -11,6 +11,7 @@ import jinja2
 from markupsafe import Markup
 
 from skene_cdc import __version__
+from skene_cdc.handlers.loops.report import holdout_line
 from skene_cdc.report import charts
 from skene_cdc.report.charts import COLORS, Series
 from skene_cdc.report.data import LoopFunnel, ReportData
@@ -25,6 +26,7 @@ class LoopView:
     variants: list[dict[str, Any]]
     variant_chart: Markup | None
     basis: str  # what conversion is a share of: "enrolled" or "sent" (see view loop_funnel)
+    holdout: str | None = None  # emailed vs held out, the lift and its interval
 
 
 def _env() -> jinja2.Environment:
@@ -56,7 +58,7 @@ def loop_view(f: LoopFunnel) -> LoopView:
             [(str(v["variant"]), 100 * float(v["conversion_rate"] or 0),
               f"{100 * float(v['conversion_rate'] or 0):.1f}% of {v[basis]} {basis}")
              for v in f.variants], COLORS["sent"], scale_max=100)
-    return LoopView(f.loop, t, funnel, daily, f.variants, variant_chart, basis)
+    return LoopView(f.loop, t, funnel, daily, f.variants, variant_chart, basis, holdout_line(t))
 
 
 def render(data: ReportData) -> str:

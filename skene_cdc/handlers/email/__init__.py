@@ -13,4 +13,7 @@ every loop type; all keys optional for the sender):
 
 from __future__ import annotations
 
-from skene_cdc.handlers.email import checks  # noqa: F401 - registers check_email
+from skene_cdc.handlers.email import (
+    checks,  # noqa: F401 - registers check_email
+    compliance,  # noqa: F401 - registers check_compliance
+)

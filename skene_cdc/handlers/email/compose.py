@@ -13,6 +13,7 @@ from skene_cdc.errors import SkeneError
 from skene_cdc.handlers.email import templates as tpl
 from skene_cdc.handlers.email.actions import find_use
 from skene_cdc.handlers.email.recipients import recipient
+from skene_cdc.handlers.email.unsubscribe import Links
 
 
 def decided_user(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -25,9 +26,11 @@ def decided_user(row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def render_delivery(config: Config, templates: tpl.Templates, row: Mapping[str, Any],
-                    fresh_user: Mapping[str, Any] | None) -> dict[str, Any]:
-    """{from, to, subject, html, text, reply_to}, or SkeneError (a TemplateProblem, or no
-    address) naming why this delivery cannot be sent."""
+                    fresh_user: Mapping[str, Any] | None,
+                    links: Links | None = None) -> dict[str, Any]:
+    """{from, to, subject, html, text, reply_to, headers}, or SkeneError (a TemplateProblem, or
+    no address) naming why this delivery cannot be sent. `links` gives the email its own signed
+    unsubscribe link and List-Unsubscribe headers (the sender's); without it, the preview link."""
     context: dict[str, Any] = row["context"] or {}
     # What the loop decided on wins; the skene.users row only fills in what it lacks.
     user = decided_user(row)
@@ -41,12 +44,15 @@ def render_delivery(config: Config, templates: tpl.Templates, row: Mapping[str, 
         use = find_use(config, row["template"], row["loop"])
         personalization = dict(use.action.personalization) if use else {}
     where = f"{config.source} loop {row['loop']}"
-    rendered = templates.render(
-        row["template"], tpl.variables(personalization, user, event, where))
+    link = links.for_delivery(row) if links is not None else None
+    rendered = templates.render(row["template"], tpl.variables(
+        personalization, user, event, where,
+        unsubscribe_url=link.url if link else tpl.PREVIEW_UNSUBSCRIBE_URL))
     to = row["to_address"] or user.get("email")
     if not to:
         raise SkeneError(f"user {row['user_id']} has no email address",
                          hint="Check app.users.email in skene.yaml and the user's row")
     to = recipient(str(to))  # again at send time: a permanent error (dead), never expanded
     return {"from": config.email.from_, "to": to, "subject": rendered.subject,
-            "html": rendered.html, "text": rendered.text, "reply_to": config.email.reply_to}
+            "html": rendered.html, "text": rendered.text, "reply_to": config.email.reply_to,
+            "headers": link.headers if link else {}}

@@ -35,6 +35,8 @@ class Message:
     text: str | None
     idempotency_key: str
     reply_to: str | None = None
+    # Extra headers, e.g. List-Unsubscribe and List-Unsubscribe-Post (RFC 8058).
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 class SendError(Exception):
@@ -154,6 +156,8 @@ class SmtpProvider:
         msg["Date"] = email.utils.formatdate(localtime=False)
         if message.reply_to:
             msg["Reply-To"] = message.reply_to
+        for name, value in message.headers:
+            msg[name] = value
         msg.set_content(message.text if message.text is not None else message.html,
                         subtype="plain" if message.text is not None else "html")
         if message.text is not None:
@@ -212,7 +216,8 @@ class ConsoleProvider:
             return f"console-{message.idempotency_key}"
         body = message.text if message.text is not None else message.html
         out = (f"--- email (console) ---\nFrom: {message.sender}\nTo: {message.to}\n"
-               f"Subject: {message.subject}\nIdempotency-Key: {message.idempotency_key}\n\n"
+               f"Subject: {message.subject}\nIdempotency-Key: {message.idempotency_key}\n"
+               + "".join(f"{k}: {v}\n" for k, v in message.headers) + "\n"
                f"{body.rstrip()}\n--- end ---\n")
         with _print_lock:
             sys.stdout.write(out)

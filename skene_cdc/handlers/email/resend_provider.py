@@ -59,6 +59,8 @@ class ResendProvider:
             params["text"] = message.text
         if message.reply_to:
             params["reply_to"] = message.reply_to
+        if message.headers:
+            params["headers"] = dict(message.headers)
         try:
             resp = resend.Emails.send(params,  # type: ignore[arg-type]
                                       options={"idempotency_key": message.idempotency_key})

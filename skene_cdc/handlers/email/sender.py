@@ -35,6 +35,7 @@ from skene_cdc.errors import SkeneError
 from skene_cdc.handlers.email import templates as tpl
 from skene_cdc.handlers.email.checks import preflight
 from skene_cdc.handlers.email.compose import decided_user, render_delivery
+from skene_cdc.handlers.email.pacing import Screen
 from skene_cdc.handlers.email.providers import (
     PROVIDERS,
     Message,
@@ -42,6 +43,7 @@ from skene_cdc.handlers.email.providers import (
     SendError,
     build_provider,
 )
+from skene_cdc.handlers.email.unsubscribe import Links
 from skene_cdc.handlers.outbox import backoff_delay
 from skene_cdc.listener.service import run_with_reconnect
 
@@ -59,6 +61,7 @@ class Outcome:
     retryable: bool = False
     retry_after: float | None = None
     rate_limited: bool = False
+    held: bool = False  # not sent now: suppressed, deferred or expired (recorded at the claim)
 
 
 class Sender:
@@ -89,6 +92,8 @@ class Sender:
         self.owner = 0
         if check:
             preflight(config, self.templates, self.env)
+        self.links = Links(config, self.env)
+        self.screen = Screen(config)
 
     # -- one batch ---------------------------------------------------------------------------
 
@@ -116,11 +121,18 @@ class Sender:
         with conn.transaction():
             conn.execute(sql.load("email/bury_crashers"))
             rows = conn.execute(sql.load("email/claim_expired"), params).fetchall()
+            reclaimed = {r["id"] for r in rows}
             if len(rows) < self.batch_size:
                 rows += conn.execute(sql.load("email/claim_due"),
                                      {**params, "limit": self.batch_size - len(rows)}).fetchall()
             if not rows:
                 return [], []
+            # Opt-outs, quiet hours and frequency caps, decided and recorded in this transaction.
+            held = self.screen.apply(conn, rows, reclaimed)
+            for row in rows:
+                if row["id"] in held:
+                    outcomes.append(Outcome(row, held=True))
+            rows = [r for r in rows if r["id"] not in held]
             # A loop normally stores the user's full row (the condition joined with skene.users)
             # in the context; only rows without one are completed from skene.users, because the
             # view's text user_id is not indexable on the app's table.
@@ -166,7 +178,7 @@ class Sender:
         return provider
 
     def _render(self, row: Row, fresh_user: Row | None) -> dict[str, Any]:
-        return render_delivery(self.config, self.templates, row, fresh_user)
+        return render_delivery(self.config, self.templates, row, fresh_user, self.links)
 
     def _send(self, outcome: Outcome, provider: Provider, message: Message) -> None:
         with self._lock:
@@ -190,7 +202,7 @@ class Sender:
 
     def _record(self, conn: psycopg.Connection[Row], outcomes: list[Outcome]) -> None:
         sent = [o for o in outcomes if o.message_id is not None]
-        failed = [o for o in outcomes if o.message_id is None]
+        failed = [o for o in outcomes if o.message_id is None and not o.held]
         plan = [self._retry_plan(o) for o in failed]
         with conn.transaction():
             if sent:
@@ -293,4 +305,5 @@ def _message(row: Row) -> Message:
     r = row["rendered"]
     return Message(sender=r["from"], to=r["to"], subject=r["subject"], html=r["html"],
                    text=r.get("text"), reply_to=r.get("reply_to"),
-                   idempotency_key=row["idempotency_key"])
+                   idempotency_key=row["idempotency_key"],
+                   headers=tuple((r.get("headers") or {}).items()))

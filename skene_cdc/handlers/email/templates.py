@@ -28,7 +28,10 @@ _FRONT = re.compile(r"\A---[ \t]*\r?\n(.*?)^---[ \t]*\r?\n?", re.S | re.M)
 # Notes for whoever edits the template, not for the recipient. Outlook's conditional comments
 # (`<!--[if mso]>`) are markup and stay.
 _HTML_COMMENT = re.compile(r"<!--(?!\s*\[if\b)(?!\s*<!\[endif).*?-->", re.S)
-RESERVED = ("user", "event")
+RESERVED = ("user", "event", "unsubscribe_url")
+# What `check` and `preview` render {{ unsubscribe_url }} as; the sender gives each email its own
+# signed link (handlers/email/unsubscribe.py).
+PREVIEW_UNSUBSCRIBE_URL = "https://unsubscribe.example.invalid/preview"
 
 
 class TemplateProblem(SkeneError):
@@ -275,12 +278,13 @@ def _personalization(source: str, path: str) -> _Part:
 
 
 def variables(personalization: Mapping[str, Any], user: Mapping[str, Any],
-              event: Mapping[str, Any] | None, where: str) -> dict[str, Any]:
+              event: Mapping[str, Any] | None, where: str, *,
+              unsubscribe_url: str = PREVIEW_UNSUBSCRIBE_URL) -> dict[str, Any]:
     """What a template sees: each personalization key (its value rendered with `user` and
-    `event`), plus `user` and `event` themselves. A value is a template string, or (skene.yaml's
-    `{value, fallback}`, as a delivery's context stores it) a mapping with a fallback that is
-    used when the value renders empty or NULL."""
-    base: dict[str, Any] = {"user": user, "event": event}
+    `event`), plus `user`, `event` and `unsubscribe_url` themselves. A value is a template
+    string, or (skene.yaml's `{value, fallback}`, as a delivery's context stores it) a mapping
+    with a fallback that is used when the value renders empty or NULL."""
+    base: dict[str, Any] = {"user": user, "event": event, "unsubscribe_url": unsubscribe_url}
     out = dict(base)
     for key, spec in personalization.items():
         if key in RESERVED:

@@ -19,6 +19,7 @@ from skene_cdc.db import Row
 from skene_cdc.handlers import outbox
 from skene_cdc.handlers.base import Event
 from skene_cdc.handlers.decision import NO_ADDRESS, enrolment_state, pick_variant
+from skene_cdc.handlers.loops import audience
 from skene_cdc.handlers.loops.conditions import NO_COOLDOWN, Candidate, Outcome, evaluate
 from skene_cdc.handlers.loops.episodes import default_episode, delivery_context
 from skene_cdc.handlers.loops.plan import StepPlan
@@ -36,9 +37,15 @@ class Decision:
     to_address: str | None
     context: dict[str, Any]
     delivery_id: int | None = None
+    holdout: bool = False            # in the control group: enrolled and followed, not emailed
+    suppressed: str | None = None    # why the user may not get this (an opt-out, a bounce)
 
     @property
     def state(self) -> str:
+        if self.suppressed:
+            return "suppressed"
+        if self.holdout:
+            return "held_out"
         return enrolment_state(self.context["loop"]["type"], self.to_address)
 
 
@@ -96,13 +103,15 @@ def act(conn: psycopg.Connection[Row], config: Config, plan: StepPlan,
     """Write the enrolments, then enqueue an email for each one that was really new."""
     acted: list[Decision] = []
     ordered = sorted(decisions, key=lambda d: d.user_id)
+    audience.screen(conn, plan.loop, ordered)
     for i in range(0, len(ordered), CHUNK):
         chunk = ordered[i:i + CHUNK]
         params = {
             "loop": plan.loop.name, "step": plan.number,
             "users": [d.user_id for d in chunk], "episodes": [d.episode for d in chunk],
             "variants": [d.variant for d in chunk], "states": [d.state for d in chunk],
-            "errors": [None if d.to_address else NO_ADDRESS for d in chunk],
+            "errors": [d.suppressed or (None if d.to_address else NO_ADDRESS) for d in chunk],
+            "holdouts": [d.holdout for d in chunk],
             "contexts": [Jsonb({"template": d.template,
                                 "event_id": (d.context["event"] or {}).get("id")})
                          for d in chunk],
@@ -115,12 +124,13 @@ def act(conn: psycopg.Connection[Row], config: Config, plan: StepPlan,
         if d.to_address is None:
             log.warning("%s: user %s has no email address; recorded as failed", plan.label,
                         d.user_id)
-    sendable = [d for d in acted if d.to_address is not None]
+    sendable = [d for d in acted if d.to_address is not None and d.state not in (
+        "suppressed", "held_out")]
     for i in range(0, len(sendable), CHUNK):
         chunk = sendable[i:i + CHUNK]
         ids = outbox.enqueue_many(
             conn, step=plan.step, provider=plan.provider(config),
-            recovery=plan.loop.recovery,
+            recovery=plan.loop.recovery, growth=not plan.loop.transactional,
             items=[outbox.Outgoing(d.user_id, d.episode, d.template, d.to_address, d.context,
                                    d.variant) for d in chunk])
         for d in chunk:

@@ -22,4 +22,4 @@ SET attempts = d.attempts + 1, updated_at = now(), claimed_by = nullif(%(owner)s
 FROM expired WHERE d.id = expired.id
 RETURNING d.id, d.loop, d.user_id, d.step, d.episode, d.provider, d.template, d.variant,
           d.to_address, d.context, d.attempts, d.max_attempts, d.backoff, d.base_delay,
-          d.max_delay, d.idempotency_key, d.rendered
+          d.max_delay, d.idempotency_key, d.rendered, d.counted_at, d.created_at
