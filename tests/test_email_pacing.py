@@ -266,7 +266,7 @@ def test_a_slot_is_counted_and_taken_under_a_per_user_lock(db_url: str, tmp_path
     cfg = compliance_config(tmp_path, email=CAP, tips_priority=10)
     add_user(db_url, 1, "ann@x.test", "Ann")
     first = enqueue(db_url, "1", loop="digest", template="news")
-    claim = {"limit": 1, "lease": 300}
+    claim = {"limit": 1, "lease": 300, "owner": 0}
     with connect(db_url) as a:
         rows = a.execute(sql.load("email/claim_due"), claim).fetchall()
         assert Screen(cfg).apply(a, rows) == {}  # A takes the slot, still uncommitted
