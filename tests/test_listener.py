@@ -219,47 +219,67 @@ def test_a_transaction_held_open_delays_only_itself(pg: PgCluster, db_url: str,
     """An idle-in-transaction writer, here and in another database of the cluster, must not hold
     anybody else's events back (xids are cluster-wide: a reader below the oldest running
     transaction stalls on both); the held change is handled exactly once when it commits, also
-    across queue rotations that happen meanwhile."""
+    while the queue's tables go round and are emptied meanwhile."""
+    # 8 transaction ids per queue table instead of 65,536, so a few dozen commits go round.
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("CREATE OR REPLACE FUNCTION skene.queue_range(txid xid8) RETURNS bigint "
+                     "LANGUAGE sql IMMUTABLE AS 'SELECT txid::text::bigint >> 3'")
     other = clone(pg, "app_template")
     elsewhere = psycopg.connect(pg.url(other))
     here = psycopg.connect(db_url)
     c = consumer(db_url, config)
+    c.drain_queue.every = 0  # look for a drained table after every batch
+    truncated = 0
     try:
         with psycopg.connect(db_url, autocommit=True) as conn:
             conn.execute("INSERT INTO users (id, email) SELECT g, 'u' || g || '@x.test' "
                          "FROM generate_series(1, 3) g")
         elsewhere.execute("INSERT INTO users (email) VALUES ('other@db.test')")  # left open
         here.execute("INSERT INTO user_actions (user_id, action_type) VALUES (1, 'held')")
+        held_table = scalar(db_url, "SELECT 'skene.queue_' || skene.queue_part(%s::xid8)",
+                            (str(here.execute("SELECT pg_current_xact_id()").fetchone()[0]),))
         with psycopg.connect(db_url, row_factory=psycopg.rows.dict_row) as conn:
             c._prepare(conn)  # noqa: SLF001
-            for round_ in range(3):
+            for round_ in range(6):
                 with psycopg.connect(db_url, autocommit=True) as w:
-                    w.execute("INSERT INTO user_actions (user_id, action_type) VALUES (2, %s)",
-                              (f"r{round_}",))
+                    for _ in range(5):  # five transactions, so ids reach the next table
+                        w.execute("INSERT INTO user_actions (user_id, action_type) VALUES "
+                                  "(2, %s)", (f"r{round_}",))
                 while c.step(conn):
                     pass
-                c.rotation.every = 0  # rotate (and truncate what is drained) every round
+                before = scalar(db_url, f"SELECT pg_relation_size('{held_table}')")
                 c.maintain(conn)
-                assert scalar(db_url, "SELECT count(*) FROM skene.activity_daily "
-                                      "WHERE user_id = '2'") == round_ + 1, \
+                truncated += int(scalar(db_url, EMPTIED, (held_table,)) or 0)
+                assert before == scalar(db_url, f"SELECT pg_relation_size('{held_table}')"), \
+                    "the held transaction's table was emptied under it"
+                assert scalar(db_url, "SELECT sum(n) FROM skene.activity_daily "
+                                      "WHERE user_id = '2'") == 5 * (round_ + 1), \
                     "a transaction held open elsewhere stalled the consumer"
             assert scalar(db_url, "SELECT count(*) FROM skene.activity_daily "
                                   "WHERE user_id = '1'") == 0  # the held one waits for itself
-            # The queue rotated twice past the held row's table, and could not empty it.
-            assert scalar(db_url, "SELECT pg_sequence_last_value('skene.queue_rotation')") == 2
-            assert scalar(db_url, "SELECT closed_xmax IS NOT NULL FROM skene.queue_tables "
-                                  "WHERE part = 0") is True
             here.commit()
             elsewhere.commit()
-            while c.step(conn):
-                pass
-            c.maintain(conn)
+            for _ in range(15):  # ids go round again, a few at a time: its table's turn comes
+                while c.step(conn):
+                    pass
+                with psycopg.connect(db_url, autocommit=True) as w:
+                    for _ in range(2):
+                        w.execute("SELECT pg_current_xact_id()")
+                c.maintain(conn)
     finally:
         here.close()
         elsewhere.close()
         drop(pg, other)
     assert scalar(db_url, "SELECT string_agg(event || ':' || n, ',' ORDER BY event) FROM "
                           "skene.activity_daily WHERE user_id = '1'") == "held:1"
-    assert scalar(db_url, "SELECT processed FROM skene.cursors") == 3 + 1 + 3
+    assert scalar(db_url, "SELECT processed FROM skene.cursors") == 3 + 1 + 30
     assert scalar(db_url, "SELECT count(*) FROM skene.queue_pending") == 0
-    assert scalar(db_url, "SELECT count(*) FROM skene.queue_0") == 0, "drained, then truncated"
+    assert scalar(db_url, f"SELECT pg_relation_size('{held_table}')") == 0, \
+        "drained, then truncated"
+    assert truncated > 0, "no other table was emptied while the transaction was held"
+
+
+# Queue tables other than the held transaction's that are empty on disk (truncated).
+EMPTIED = """SELECT count(*) FROM pg_class WHERE relnamespace = 'skene'::regnamespace
+             AND relname IN ('queue_0', 'queue_1', 'queue_2') AND pg_relation_size(oid) = 0
+             AND 'skene.' || relname <> %s"""

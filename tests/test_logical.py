@@ -296,7 +296,9 @@ def test_migrate_follows_config_and_uninstall_cleans_up(pg: PgCluster, app_url: 
 
 
 def test_status_heartbeat_and_slot_guard(app_url: str, tmp_path: Path) -> None:
-    cfg = write_logical(tmp_path, dbname(app_url), "\n  max_slot_lag: 64kB")
+    # Small, but above what a checkpoint's full-page images from the cluster's other databases
+    # can add meanwhile.
+    cfg = write_logical(tmp_path, dbname(app_url), "\n  max_slot_lag: 512kB")
     runner.migrate(app_url, cfg)
     cap = LogicalCapture(app_url, cfg, heartbeat_interval=0.2)
     stop = threading.Event()
@@ -314,11 +316,11 @@ def test_status_heartbeat_and_slot_guard(app_url: str, tmp_path: Path) -> None:
                                 config_path=tmp_path / "skene.yaml").stdout)["replication"]
     assert report[0]["slot"] == f"s_{dbname(app_url)}" and report[0]["lag_seconds"] is not None
     assert report[0]["health"].startswith("inactive")  # the listener stopped
-    # The listener is gone and the slot falls behind past capture.max_slot_lag (64kB): the next
+    # The listener is gone and the slot falls behind past capture.max_slot_lag (512kB): the next
     # start drops it rather than keep WAL without bound, and says so.
     with psycopg.connect(app_url, autocommit=True) as conn:
         conn.execute("INSERT INTO users (email) SELECT 'u' || g || '@x.test' "
-                     "FROM generate_series(1, 2000) g")
+                     "FROM generate_series(1, 8000) g")
     report = json.loads(run_cli("status", "--json", url=app_url,
                                 config_path=tmp_path / "skene.yaml").stdout)["replication"]
     assert report[0]["health"].startswith("CRITICAL")
@@ -326,10 +328,10 @@ def test_status_heartbeat_and_slot_guard(app_url: str, tmp_path: Path) -> None:
         assert any(p.severity == "error" and "behind" in p.message
                    for p in check_logical(CheckContext(cfg, app_url, conn)))
     # A listener that made progress within the last minute is only reconnecting: kept.
-    assert LogicalCapture(app_url, cfg).drain() == 2000
+    assert LogicalCapture(app_url, cfg).drain() == 8000
     with psycopg.connect(app_url, autocommit=True) as conn:
         conn.execute("INSERT INTO users (email) SELECT 'v' || g || '@x.test' "
-                     "FROM generate_series(1, 2000) g")
+                     "FROM generate_series(1, 8000) g")
     with pytest.raises(SkeneError, match="was lost: nobody read the slot"):
         LogicalCapture(app_url, cfg, guard_grace=0).drain()
     assert scalar(app_url, MY_SLOTS) == 0

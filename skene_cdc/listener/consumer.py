@@ -4,7 +4,8 @@ Each batch is one transaction: read the next rows between two ticks (batch.py), 
 the history, run every handler, move the cursor, commit. A crash anywhere rolls the whole batch
 back, so it is processed again, never skipped and never half-applied. A batch that fails is
 narrowed down to the row that fails it (poison.py). Between batches the consumer rotates the
-queue's tables (rotation.py) and keeps the history's partitions (history.py).
+queue's tables it has consumed in full (rotation.py) and keeps the history's partitions
+(history.py).
 
 NOTIFY is only a wake-up: while events flow the consumer polls every 20 ms; only when idle does
 it set the `skene.wake` sequence, which is when capture triggers bother to NOTIFY.
@@ -29,7 +30,7 @@ from skene_cdc.handlers.base import Handler
 from skene_cdc.listener import poison
 from skene_cdc.listener.batch import Window, read, window_sql
 from skene_cdc.listener.history import History
-from skene_cdc.listener.rotation import Rotation
+from skene_cdc.listener.rotation import QueueDrain
 from skene_cdc.listener.service import run_with_reconnect
 from skene_cdc.listener.users_watch import UsersWatch
 
@@ -59,7 +60,7 @@ class EventConsumer:
         self.listener_id = listener_id or f"{socket.gethostname()}:{os.getpid()}"
         self.processed = 0
         self.history = History(retention)
-        self.rotation = Rotation(cursor)
+        self.drain_queue = QueueDrain(cursor)
         self.history_at = 0.0
         self._logged: dict[str, float] = {}
         self._error: BaseException | None = None
@@ -175,13 +176,13 @@ class EventConsumer:
     # -- between batches ----------------------------------------------------------------------
 
     def maintain(self, conn: psycopg.Connection[Row], force: bool = False) -> None:
-        """Rotate and truncate the queue's tables; keep the history's partitions (hourly)."""
+        """Truncate the queue table consumed in full; keep the history's partitions (hourly)."""
         params = {"cursor": self.cursor}
-        if force or self.rotation.due():
+        if force or self.drain_queue.due():
             with conn.transaction():
                 lock = conn.execute(sql.load("listener/lock_cursor"), params).fetchone()
                 if lock and lock["locked"]:
-                    for line in self.rotation.step(conn):
+                    for line in self.drain_queue.step(conn):
                         log.debug("%s", line)
         if force or time.monotonic() - self.history_at >= HISTORY_EVERY:
             with conn.transaction():

@@ -38,6 +38,9 @@ class CaptureSpec:
     user_id_type: str | None = field(default=None, compare=False)
     selection: Selection = field(default=Selection("all", (), (), ()))
     relid: int = field(default=0, compare=False)
+    # The session settings its rows' JSON depends on (sql/capture/pin_mask.sql): the trigger
+    # pins those, and only when the writer's session differs.
+    pin: int = 63
     # column -> its type without modifiers, for the columns skene.users exposes
     base_types: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
@@ -52,7 +55,8 @@ class CaptureSpec:
     def trigger_args(self) -> pgsql.Composable:
         """What leaves the table; how a row becomes an event (user, time, name) is the
         listener's business, from skene.captured_tables."""
-        return pgsql.SQL(", ").join(pgsql.Literal(a) for a in self.selection.trigger_args())
+        args = [*self.selection.trigger_args(), str(self.pin)]
+        return pgsql.SQL(", ").join(pgsql.Literal(a) for a in args)
 
 
 @dataclass
@@ -168,9 +172,14 @@ def resolve_all(conn: psycopg.Connection[Row], config: Config
             timestamp_column=cols.get("timestamp") or cols.get("created_at"),
             event_column=cols.get("event"), columns=tuple(types),
             user_id_type=types.get(user_col or "id"), selection=selection,
-            relid=rows[0]["relid"],
+            relid=rows[0]["relid"], pin=_pin_mask(conn, rows[0]["relid"]),
             base_types=tuple((r["column"], r["base_type"]) for r in rows)))
     return specs, problems
+
+
+def _pin_mask(conn: psycopg.Connection[Row], relid: int) -> int:
+    row = conn.execute(sql.load("capture/pin_mask"), {"relid": relid}).fetchone()
+    return int(row["pin"]) if row else 63
 
 
 def _dotted(path: tuple[str | int, ...]) -> str:

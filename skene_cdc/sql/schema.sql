@@ -345,8 +345,14 @@ CREATE TABLE skene.replication (
 );
 
 -- 0007: the capture queue and its trigger (docs/architecture.md).
-CREATE SEQUENCE skene.queue_rotation MINVALUE 0 MAXVALUE 2 START 0 CYCLE;
-SELECT setval('skene.queue_rotation', 0, true);
+CREATE FUNCTION skene.queue_range(txid xid8) RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
+    SELECT txid::text::bigint >> 16
+$fn$;
+CREATE FUNCTION skene.queue_part(txid xid8) RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
+    SELECT (skene.queue_range(txid) % 3)::integer
+$fn$;
 -- Order inside a transaction. Cached per backend: a backend's values only grow, and a
 -- transaction runs in one backend.
 CREATE SEQUENCE skene.queue_seq CACHE 100;
@@ -383,17 +389,7 @@ SELECT 0 AS part, q.* FROM skene.queue_0 q
 UNION ALL SELECT 1, q.* FROM skene.queue_1 q
 UNION ALL SELECT 2, q.* FROM skene.queue_2 q;
 COMMENT ON VIEW skene.queue IS
-    'Captured changes not yet moved into skene.events (three rotating tables, one view).';
-
--- closed_xmax: set when the table stopped being current; every row in it belongs to a
--- transaction below it, so once the consumer's snapshot has passed it the table is TRUNCATEd.
-CREATE TABLE skene.queue_tables (
-    part        smallint PRIMARY KEY,
-    opened_at   timestamptz,
-    closed_at   timestamptz,
-    closed_xmax xid8
-);
-INSERT INTO skene.queue_tables (part, opened_at) VALUES (0, now()), (1, NULL), (2, NULL);
+    'Captured changes not yet moved into skene.events (three tables in turn, one view).';
 
 -- The consumer's position is a pair of snapshots (PgQ's ticks): everything visible in `tick` is
 -- consumed; the window being consumed is what is visible in `next_tick` and not in `tick`, read
@@ -406,48 +402,73 @@ ALTER TABLE skene.cursors
     ADD COLUMN repaired    bigint      NOT NULL DEFAULT 0,
     ADD COLUMN quarantined bigint      NOT NULL DEFAULT 0;
 
--- The capture trigger. SECURITY DEFINER so the app's roles need no rights on schema skene, but
--- owned by a NOLOGIN role that may only append to the queue: to_json() runs any cast to json
--- the table's owner defined for their own types, and such a cast then runs with that role's
--- rights and nothing more. Its SET clauses pin every setting the JSON depends on, so a writer's
--- IntervalStyle, bytea_output, extra_float_digits, TimeZone or search_path (which decides how a
--- regclass prints) cannot change what is captured; logical capture's walsender runs with the
--- same settings (listener/pgjson.py). Names are schema-qualified all the same.
--- Arguments: [0] 'include' | 'exclude' | 'all', [1] the column list for it (text[] literal),
--- [2] 'keep' to capture updates that change no captured column. Anything else in [0] (the
--- arguments of triggers installed before 0007, until migrate replaces them) means 'all'.
-CREATE FUNCTION skene.capture() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER
+-- to_json(row) under the settings its output depends on, whatever the writer's session has:
+-- TimeZone (timestamptz), DateStyle (ranges), IntervalStyle, extra_float_digits, bytea_output,
+-- search_path (how a regclass prints). Logical capture's walsender runs with the same settings
+-- (listener/pgjson.py). The trigger calls it only when the writer's session differs where the
+-- table's column types care (setting SET clauses on every row costs ~6% of an app's writes).
+CREATE FUNCTION skene.to_json_pinned(r anyelement) RETURNS json
+LANGUAGE sql STABLE
 SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET IntervalStyle = 'postgres'
 SET extra_float_digits = '1' SET bytea_output = 'hex' SET search_path = ''
 AS $fn$
+    SELECT pg_catalog.to_json(r)
+$fn$;
+
+-- The capture trigger. SECURITY DEFINER so the app's roles need no rights on schema skene, but
+-- owned by a NOLOGIN role that may only append to the queue: to_json() runs any cast to json
+-- the table's owner defined for their own types, and such a cast then runs with that role's
+-- rights and nothing more. Names are schema-qualified and every operator has an exact match in
+-- pg_catalog, so the caller's search_path cannot substitute code.
+-- Arguments: [0] 'include' | 'exclude' | 'all', [1] the column list for it (text[] literal),
+-- [2] 'keep' to capture updates that change no captured column, [3] which session settings the
+-- table's column types depend on (bits: 1 TimeZone, 2 DateStyle, 4 IntervalStyle,
+-- 8 extra_float_digits, 16 bytea_output, 32 search_path: always pinned). Triggers installed
+-- before 0007 pass other arguments until migrate replaces them: read as 'all', all pinned.
+CREATE FUNCTION skene.capture() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER AS $fn$
 DECLARE
+    mode text := CASE WHEN TG_NARGS = 4 THEN TG_ARGV[0] ELSE 'all' END;
+    pin integer := CASE WHEN TG_NARGS = 4 THEN TG_ARGV[3]::integer ELSE 63 END;
+    plain boolean;
     row_ json;
     old_ json;
 BEGIN
+    -- The writer's session already has the pinned settings where they matter: plain to_json.
+    plain := pin = 0 OR (pin & 32 = 0
+        AND (pin & 1 = 0 OR pg_catalog.current_setting('TimeZone')
+                            IN ('UTC', 'Etc/UTC', 'GMT', 'Etc/GMT', 'UCT', 'Etc/UCT'))
+        AND (pin & 2 = 0 OR pg_catalog.current_setting('DateStyle') LIKE 'ISO,%')
+        AND (pin & 4 = 0 OR pg_catalog.current_setting('IntervalStyle') = 'postgres')
+        AND (pin & 8 = 0 OR pg_catalog.current_setting('extra_float_digits') IN ('1', '2', '3'))
+        AND (pin & 16 = 0 OR pg_catalog.current_setting('bytea_output') = 'hex'));
     IF TG_OP = 'TRUNCATE' THEN
         row_ := NULL;
-    ELSIF TG_NARGS < 2 OR TG_ARGV[0] NOT IN ('include', 'exclude') THEN
+    ELSIF plain THEN
         IF TG_OP = 'DELETE' THEN row_ := pg_catalog.to_json(OLD); ELSE row_ := pg_catalog.to_json(NEW); END IF;
         IF TG_OP = 'UPDATE' THEN old_ := pg_catalog.to_json(OLD); END IF;
     ELSE
+        IF TG_OP = 'DELETE' THEN row_ := skene.to_json_pinned(OLD); ELSE row_ := skene.to_json_pinned(NEW); END IF;
+        IF TG_OP = 'UPDATE' THEN old_ := skene.to_json_pinned(OLD); END IF;
+    END IF;
+    IF mode IN ('include', 'exclude') THEN
         -- Only the listed columns leave the table (a secret is never copied, not even briefly).
         SELECT pg_catalog.json_object_agg(j.key, j.value) INTO row_
-        FROM pg_catalog.json_each(pg_catalog.to_json(CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END)) j
-        WHERE (j.key = ANY (TG_ARGV[1]::text[])) = (TG_ARGV[0] = 'include');
+        FROM pg_catalog.json_each(row_) j
+        WHERE (j.key = ANY (TG_ARGV[1]::text[])) = (mode = 'include');
         IF TG_OP = 'UPDATE' THEN
             SELECT pg_catalog.json_object_agg(j.key, j.value) INTO old_
-            FROM pg_catalog.json_each(pg_catalog.to_json(OLD)) j
-            WHERE (j.key = ANY (TG_ARGV[1]::text[])) = (TG_ARGV[0] = 'include');
+            FROM pg_catalog.json_each(old_) j
+            WHERE (j.key = ANY (TG_ARGV[1]::text[])) = (mode = 'include');
         END IF;
     END IF;
     -- An update that changed no captured column (a login touching only an excluded column) is
     -- not an event.
-    IF TG_OP = 'UPDATE' AND (TG_NARGS < 3 OR TG_ARGV[2] <> 'keep')
+    IF TG_OP = 'UPDATE' AND (TG_NARGS < 4 OR TG_ARGV[2] <> 'keep')
        AND row_::text IS NOT DISTINCT FROM old_::text THEN
         RETURN NULL;
     END IF;
-    CASE pg_catalog.pg_sequence_last_value('skene.queue_rotation'::pg_catalog.regclass)
+    CASE skene.queue_part(pg_catalog.pg_current_xact_id())
         WHEN 0 THEN
             INSERT INTO skene.queue_0 (tbl, op, data) VALUES (TG_RELID, pg_catalog.lower(TG_OP), row_);
         WHEN 1 THEN
@@ -463,7 +484,7 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION skene.capture() IS
-    'skene generic capture trigger: appends the row as json to the current queue table';
+    'skene generic capture trigger: appends the row as json to the queue table of its transaction';
 
 -- Nobody but skene's own roles may call skene's functions: a role that could EXECUTE the capture
 -- function could attach it to a table of its own. (Per-schema default privileges cannot take
@@ -517,9 +538,7 @@ CREATE FUNCTION skene.enqueue(p_source text, p_table_name text, p_user_ids text[
 RETURNS TABLE (external_id text)
 LANGUAGE plpgsql AS $fn$
 BEGIN
-    -- The transaction id first, then the current table: the rotation relies on every writer
-    -- of a table having its id before it read which table is current.
-    PERFORM pg_current_xact_id();
+    -- The table follows from this transaction's id, like a captured row's (skene.queue_part).
     RETURN QUERY EXECUTE format($q$
         WITH r AS (
             SELECT * FROM unnest($3, $4, $5, $6, $7, $8)
@@ -540,7 +559,7 @@ BEGIN
             RETURNING meta ->> 'external_id' AS external_id
         )
         SELECT external_id FROM ins$q$,
-        'queue_' || pg_sequence_last_value('skene.queue_rotation'))
+        'queue_' || skene.queue_part(pg_current_xact_id()))
     USING p_source, p_table_name, p_user_ids, p_events, p_activity, p_occurred_at, p_data,
           p_external_ids;
 END

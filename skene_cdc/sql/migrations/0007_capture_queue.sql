@@ -3,10 +3,17 @@
 --
 -- Triggers append to one of three queue tables, each with a single index; the listener reads them
 -- by transaction snapshots (see docs/architecture.md) and empties a drained table with TRUNCATE,
--- never DELETE. Which table is current is the value of a sequence, read without a query
--- (pg_sequence_last_value) and, unlike a table, read the same under every isolation level.
-CREATE SEQUENCE skene.queue_rotation MINVALUE 0 MAXVALUE 2 START 0 CYCLE;
-SELECT setval('skene.queue_rotation', 0, true);
+-- never DELETE. The table a row goes to follows from its own transaction id (65,536 ids per
+-- table in turn, skene.queue_part): no shared state to read on the write path, and a writer
+-- keeps writing to one table whatever happens meanwhile.
+CREATE FUNCTION skene.queue_range(txid xid8) RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
+    SELECT txid::text::bigint >> 16
+$fn$;
+CREATE FUNCTION skene.queue_part(txid xid8) RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
+    SELECT (skene.queue_range(txid) % 3)::integer
+$fn$;
 -- Order inside a transaction. Cached per backend: a backend's values only grow, and a
 -- transaction runs in one backend.
 CREATE SEQUENCE skene.queue_seq CACHE 100;
@@ -43,17 +50,7 @@ SELECT 0 AS part, q.* FROM skene.queue_0 q
 UNION ALL SELECT 1, q.* FROM skene.queue_1 q
 UNION ALL SELECT 2, q.* FROM skene.queue_2 q;
 COMMENT ON VIEW skene.queue IS
-    'Captured changes not yet moved into skene.events (three rotating tables, one view).';
-
--- closed_xmax: set when the table stopped being current; every row in it belongs to a
--- transaction below it, so once the consumer's snapshot has passed it the table is TRUNCATEd.
-CREATE TABLE skene.queue_tables (
-    part        smallint PRIMARY KEY,
-    opened_at   timestamptz,
-    closed_at   timestamptz,
-    closed_xmax xid8
-);
-INSERT INTO skene.queue_tables (part, opened_at) VALUES (0, now()), (1, NULL), (2, NULL);
+    'Captured changes not yet moved into skene.events (three tables in turn, one view).';
 
 -- The consumer's position is a pair of snapshots (PgQ's ticks): everything visible in `tick` is
 -- consumed; the window being consumed is what is visible in `next_tick` and not in `tick`, read
@@ -66,48 +63,73 @@ ALTER TABLE skene.cursors
     ADD COLUMN repaired    bigint      NOT NULL DEFAULT 0,
     ADD COLUMN quarantined bigint      NOT NULL DEFAULT 0;
 
--- The capture trigger. SECURITY DEFINER so the app's roles need no rights on schema skene, but
--- owned by a NOLOGIN role that may only append to the queue: to_json() runs any cast to json
--- the table's owner defined for their own types, and such a cast then runs with that role's
--- rights and nothing more. Its SET clauses pin every setting the JSON depends on, so a writer's
--- IntervalStyle, bytea_output, extra_float_digits, TimeZone or search_path (which decides how a
--- regclass prints) cannot change what is captured; logical capture's walsender runs with the
--- same settings (listener/pgjson.py). Names are schema-qualified all the same.
--- Arguments: [0] 'include' | 'exclude' | 'all', [1] the column list for it (text[] literal),
--- [2] 'keep' to capture updates that change no captured column. Anything else in [0] (the
--- arguments of triggers installed before 0007, until migrate replaces them) means 'all'.
-CREATE OR REPLACE FUNCTION skene.capture() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER
+-- to_json(row) under the settings its output depends on, whatever the writer's session has:
+-- TimeZone (timestamptz), DateStyle (ranges), IntervalStyle, extra_float_digits, bytea_output,
+-- search_path (how a regclass prints). Logical capture's walsender runs with the same settings
+-- (listener/pgjson.py). The trigger calls it only when the writer's session differs where the
+-- table's column types care (setting SET clauses on every row costs ~6% of an app's writes).
+CREATE FUNCTION skene.to_json_pinned(r anyelement) RETURNS json
+LANGUAGE sql STABLE
 SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET IntervalStyle = 'postgres'
 SET extra_float_digits = '1' SET bytea_output = 'hex' SET search_path = ''
 AS $fn$
+    SELECT pg_catalog.to_json(r)
+$fn$;
+
+-- The capture trigger. SECURITY DEFINER so the app's roles need no rights on schema skene, but
+-- owned by a NOLOGIN role that may only append to the queue: to_json() runs any cast to json
+-- the table's owner defined for their own types, and such a cast then runs with that role's
+-- rights and nothing more. Names are schema-qualified and every operator has an exact match in
+-- pg_catalog, so the caller's search_path cannot substitute code.
+-- Arguments: [0] 'include' | 'exclude' | 'all', [1] the column list for it (text[] literal),
+-- [2] 'keep' to capture updates that change no captured column, [3] which session settings the
+-- table's column types depend on (bits: 1 TimeZone, 2 DateStyle, 4 IntervalStyle,
+-- 8 extra_float_digits, 16 bytea_output, 32 search_path: always pinned). Triggers installed
+-- before 0007 pass other arguments until migrate replaces them: read as 'all', all pinned.
+CREATE OR REPLACE FUNCTION skene.capture() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER AS $fn$
 DECLARE
+    mode text := CASE WHEN TG_NARGS = 4 THEN TG_ARGV[0] ELSE 'all' END;
+    pin integer := CASE WHEN TG_NARGS = 4 THEN TG_ARGV[3]::integer ELSE 63 END;
+    plain boolean;
     row_ json;
     old_ json;
 BEGIN
+    -- The writer's session already has the pinned settings where they matter: plain to_json.
+    plain := pin = 0 OR (pin & 32 = 0
+        AND (pin & 1 = 0 OR pg_catalog.current_setting('TimeZone')
+                            IN ('UTC', 'Etc/UTC', 'GMT', 'Etc/GMT', 'UCT', 'Etc/UCT'))
+        AND (pin & 2 = 0 OR pg_catalog.current_setting('DateStyle') LIKE 'ISO,%')
+        AND (pin & 4 = 0 OR pg_catalog.current_setting('IntervalStyle') = 'postgres')
+        AND (pin & 8 = 0 OR pg_catalog.current_setting('extra_float_digits') IN ('1', '2', '3'))
+        AND (pin & 16 = 0 OR pg_catalog.current_setting('bytea_output') = 'hex'));
     IF TG_OP = 'TRUNCATE' THEN
         row_ := NULL;
-    ELSIF TG_NARGS < 2 OR TG_ARGV[0] NOT IN ('include', 'exclude') THEN
+    ELSIF plain THEN
         IF TG_OP = 'DELETE' THEN row_ := pg_catalog.to_json(OLD); ELSE row_ := pg_catalog.to_json(NEW); END IF;
         IF TG_OP = 'UPDATE' THEN old_ := pg_catalog.to_json(OLD); END IF;
     ELSE
+        IF TG_OP = 'DELETE' THEN row_ := skene.to_json_pinned(OLD); ELSE row_ := skene.to_json_pinned(NEW); END IF;
+        IF TG_OP = 'UPDATE' THEN old_ := skene.to_json_pinned(OLD); END IF;
+    END IF;
+    IF mode IN ('include', 'exclude') THEN
         -- Only the listed columns leave the table (a secret is never copied, not even briefly).
         SELECT pg_catalog.json_object_agg(j.key, j.value) INTO row_
-        FROM pg_catalog.json_each(pg_catalog.to_json(CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END)) j
-        WHERE (j.key = ANY (TG_ARGV[1]::text[])) = (TG_ARGV[0] = 'include');
+        FROM pg_catalog.json_each(row_) j
+        WHERE (j.key = ANY (TG_ARGV[1]::text[])) = (mode = 'include');
         IF TG_OP = 'UPDATE' THEN
             SELECT pg_catalog.json_object_agg(j.key, j.value) INTO old_
-            FROM pg_catalog.json_each(pg_catalog.to_json(OLD)) j
-            WHERE (j.key = ANY (TG_ARGV[1]::text[])) = (TG_ARGV[0] = 'include');
+            FROM pg_catalog.json_each(old_) j
+            WHERE (j.key = ANY (TG_ARGV[1]::text[])) = (mode = 'include');
         END IF;
     END IF;
     -- An update that changed no captured column (a login touching only an excluded column) is
     -- not an event.
-    IF TG_OP = 'UPDATE' AND (TG_NARGS < 3 OR TG_ARGV[2] <> 'keep')
+    IF TG_OP = 'UPDATE' AND (TG_NARGS < 4 OR TG_ARGV[2] <> 'keep')
        AND row_::text IS NOT DISTINCT FROM old_::text THEN
         RETURN NULL;
     END IF;
-    CASE pg_catalog.pg_sequence_last_value('skene.queue_rotation'::pg_catalog.regclass)
+    CASE skene.queue_part(pg_catalog.pg_current_xact_id())
         WHEN 0 THEN
             INSERT INTO skene.queue_0 (tbl, op, data) VALUES (TG_RELID, pg_catalog.lower(TG_OP), row_);
         WHEN 1 THEN
@@ -123,7 +145,7 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION skene.capture() IS
-    'skene generic capture trigger: appends the row as json to the current queue table';
+    'skene generic capture trigger: appends the row as json to the queue table of its transaction';
 
 -- The role that owns it, created here so the function is never owned by the (often superuser)
 -- role running the migration. `migrate` passes the configured name as skene.capture_role.
@@ -147,7 +169,9 @@ BEGIN
     EXECUTE format('GRANT USAGE ON SCHEMA skene TO %I', r);
     EXECUTE format('GRANT INSERT ON skene.queue_0, skene.queue_1, skene.queue_2 TO %I', r);
     EXECUTE format('GRANT USAGE ON SEQUENCE skene.queue_seq TO %I', r);
-    EXECUTE format('GRANT SELECT ON SEQUENCE skene.queue_rotation, skene.wake TO %I', r);
+    EXECUTE format('GRANT SELECT ON SEQUENCE skene.wake TO %I', r);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION skene.queue_part(xid8), skene.queue_range(xid8), '
+                   'skene.to_json_pinned(anyelement) TO %I', r);
     IF NOT super THEN  -- a new owner needs CREATE on the schema, but only for the change itself
         EXECUTE format('GRANT CREATE ON SCHEMA skene TO %I', r);
     END IF;

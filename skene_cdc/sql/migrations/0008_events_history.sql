@@ -133,9 +133,7 @@ CREATE FUNCTION skene.enqueue(p_source text, p_table_name text, p_user_ids text[
 RETURNS TABLE (external_id text)
 LANGUAGE plpgsql AS $fn$
 BEGIN
-    -- The transaction id first, then the current table: the rotation relies on every writer
-    -- of a table having its id before it read which table is current.
-    PERFORM pg_current_xact_id();
+    -- The table follows from this transaction's id, like a captured row's (skene.queue_part).
     RETURN QUERY EXECUTE format($q$
         WITH r AS (
             SELECT * FROM unnest($3, $4, $5, $6, $7, $8)
@@ -156,7 +154,7 @@ BEGIN
             RETURNING meta ->> 'external_id' AS external_id
         )
         SELECT external_id FROM ins$q$,
-        'queue_' || pg_sequence_last_value('skene.queue_rotation'))
+        'queue_' || skene.queue_part(pg_current_xact_id()))
     USING p_source, p_table_name, p_user_ids, p_events, p_activity, p_occurred_at, p_data,
           p_external_ids;
 END

@@ -1,4 +1,3 @@
--- The queue table to append to, read after this transaction has its id (see rotation.py), with
--- the settings the capture trigger pins, so what is written reads the same.
-SELECT pg_current_xact_id() IS NOT NULL AS has_id,
-       'queue_' || pg_sequence_last_value('skene.queue_rotation') AS "table"
+-- The queue table this transaction appends to (it follows from the transaction's own id, as for a
+-- captured row: skene.queue_part).
+SELECT 'queue_' || skene.queue_part(pg_current_xact_id()) AS "table"

@@ -10,8 +10,11 @@ SELECT r.rolname IS NOT NULL AS role_exists,
        AND has_table_privilege(r.rolname, 'skene.queue_1', 'INSERT')
        AND has_table_privilege(r.rolname, 'skene.queue_2', 'INSERT')
        AND has_sequence_privilege(r.rolname, 'skene.queue_seq', 'USAGE')
-       AND has_sequence_privilege(r.rolname, 'skene.queue_rotation', 'SELECT')
-       AND has_sequence_privilege(r.rolname, 'skene.wake', 'SELECT') AS role_granted,
+       AND has_sequence_privilege(r.rolname, 'skene.wake', 'SELECT')
+       AND has_function_privilege(r.rolname, 'skene.queue_part(xid8)', 'EXECUTE')
+       AND has_function_privilege(r.rolname, 'skene.queue_range(xid8)', 'EXECUTE')
+       AND has_function_privilege(r.rolname, 'skene.to_json_pinned(anyelement)', 'EXECUTE')
+           AS role_granted,
        EXISTS (SELECT 1 FROM pg_proc p, aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
                 WHERE p.pronamespace = 'skene'::regnamespace AND a.grantee = 0
                   AND a.privilege_type = 'EXECUTE') AS public_execute
