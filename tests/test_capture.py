@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import psycopg
 
-from tests.conftest import consume
+from skene_cdc.migrations import runner
+from tests.conftest import DEFAULT_CONFIG, consume, write_config
 
 
 def events(conn: psycopg.Connection[tuple[object, ...]]) -> list[tuple[object, ...]]:
@@ -99,3 +101,53 @@ def test_app_role_without_skene_privileges_can_still_write(db_url: str) -> None:
     consume(db_url)
     with psycopg.connect(db_url) as conn:
         assert conn.execute("SELECT count(*) FROM skene.events").fetchone() == (1,)
+
+
+def test_partitioned_tables_are_captured_per_row_whichever_table_a_write_names(
+        app_url: str, tmp_path: Path) -> None:
+    """Statement triggers fire only for the table a statement names; a partitioned activity table
+    gets row triggers (cloned onto its partitions), so writes to the root and to a partition
+    directly are both captured, once."""
+    with psycopg.connect(app_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE clicks (id bigint, user_id bigint, at timestamptz NOT NULL) "
+                     "PARTITION BY RANGE (at)")
+        conn.execute("CREATE TABLE clicks_now PARTITION OF clicks FOR VALUES FROM "
+                     "('2000-01-01') TO ('2100-01-01')")
+        conn.execute("INSERT INTO users (id, email) VALUES (1, 'a@x.test')")
+    config = write_config(tmp_path, DEFAULT_CONFIG.replace("capture:\n", (
+        "    - table: public.clicks\n      user_id: user_id\n      timestamp: at\n"
+        "capture:\n"), 1))
+    runner.migrate(app_url, config)
+    with psycopg.connect(app_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO clicks VALUES (1, 1, now()), (2, 1, now())")
+        conn.execute("INSERT INTO clicks_now VALUES (3, 1, now())")
+        conn.execute("DELETE FROM clicks_now WHERE id = 3")
+    consume(app_url, config)
+    with psycopg.connect(app_url) as conn:
+        got = conn.execute("SELECT op, (data->>'id')::int FROM skene.events "
+                           "WHERE table_name = 'public.clicks' ORDER BY id").fetchall()
+    assert got == [("insert", 1), ("insert", 2), ("insert", 3), ("delete", 3)]
+
+
+def test_statement_capture_keeps_columns_and_settings_for_many_rows(db_url: str,
+                                                                     tmp_path: Path) -> None:
+    """A multi-row insert and delete go through one queue INSERT each; with an exclude list and a
+    writer in another time zone, every row still leaves only its kept columns, as UTC."""
+    config = write_config(tmp_path, DEFAULT_CONFIG.replace(
+        "    - table: public.user_actions\n",
+        "    - table: public.user_actions\n      exclude: [id]\n"))
+    runner.migrate(db_url, config)
+    at = (datetime.now(UTC) - timedelta(hours=1)).replace(microsecond=0)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("SET TimeZone = 'America/New_York'")
+        conn.execute("INSERT INTO users (id, email) VALUES (1, 'a@x.test')")
+        conn.execute("INSERT INTO user_actions (user_id, action_type, created_at) "
+                     "SELECT 1, 'click', %s FROM generate_series(1, 50)", (at,))
+        conn.execute("DELETE FROM user_actions WHERE id <= 10")
+    consume(db_url, config)
+    with psycopg.connect(db_url) as conn:
+        rows = conn.execute("SELECT op, data FROM skene.events "
+                            "WHERE table_name = 'public.user_actions'").fetchall()
+    assert [r[0] for r in rows].count("insert") == 50 and [r[0] for r in rows].count("delete") == 10
+    assert all("id" not in r[1] for r in rows)
+    assert {r[1]["created_at"] for r in rows} == {at.isoformat()}

@@ -59,8 +59,9 @@ def test_migrate_installs_and_leaves_app_alembic_alone(app_url: str, tmp_path: P
         trig = conn.execute(
             "SELECT c.relname, t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
             "WHERE t.tgname LIKE 'skene%' ORDER BY 1, 2").fetchall()
-        assert trig == [("user_actions", "skene_capture"), ("user_actions", "skene_capture_truncate"),
-                        ("users", "skene_capture"), ("users", "skene_capture_truncate")]
+        per_table = ["skene_capture_delete", "skene_capture_insert", "skene_capture_truncate",
+                     "skene_capture_update"]
+        assert trig == [("user_actions", t) for t in per_table] + [("users", t) for t in per_table]
     after = state(app_url, APP_STATE)
     assert after[:3] == before[:3]
 
@@ -114,9 +115,9 @@ def test_capture_follows_config_changes_and_repairs_drift(app_url: str, tmp_path
 
     # Someone edits the trigger by hand: the hash no longer matches, migrate replaces it.
     with psycopg.connect(app_url) as conn:
-        conn.execute("DROP TRIGGER skene_capture ON user_actions")
-        conn.execute("CREATE TRIGGER skene_capture AFTER INSERT ON user_actions FOR EACH ROW "
-                     "EXECUTE FUNCTION skene.capture('user_id', '', '', 'true')")
+        conn.execute("DROP TRIGGER skene_capture_insert ON user_actions")
+        conn.execute("CREATE TRIGGER skene_capture_insert AFTER INSERT ON user_actions "
+                     "FOR EACH ROW EXECUTE FUNCTION skene.capture('user_id', '', '', 'true')")
     out = run_cli("migrate", url=app_url, config_path=cfg)
     assert "public.user_actions: capture definition changed (drift), replaced" in out.stdout
 

@@ -41,6 +41,8 @@ class CaptureSpec:
     # The session settings its rows' JSON depends on (sql/capture/pin_mask.sql): the trigger
     # pins those, and only when the writer's session differs.
     pin: int = 63
+    # Partitioned, a partition, or in an inheritance tree: every change captured per row.
+    per_row: bool = False
     # column -> its type without modifiers, for the columns skene.users exposes
     base_types: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
@@ -56,6 +58,8 @@ class CaptureSpec:
         """What leaves the table; how a row becomes an event (user, time, name) is the
         listener's business, from skene.captured_tables."""
         args = [*self.selection.trigger_args(), str(self.pin)]
+        if self.per_row:  # rows of its partitions name this table, not the partition
+            args.append(str(self.relid))
         return pgsql.SQL(", ").join(pgsql.Literal(a) for a in args)
 
 
@@ -173,6 +177,7 @@ def resolve_all(conn: psycopg.Connection[Row], config: Config
             event_column=cols.get("event"), columns=tuple(types),
             user_id_type=types.get(user_col or "id"), selection=selection,
             relid=rows[0]["relid"], pin=_pin_mask(conn, rows[0]["relid"]),
+            per_row=bool(rows[0]["in_hierarchy"]),
             base_types=tuple((r["column"], r["base_type"]) for r in rows)))
     return specs, problems
 
@@ -187,8 +192,12 @@ def _dotted(path: tuple[str | int, ...]) -> str:
                    for i, p in enumerate(path))
 
 
+def install_sql(spec: CaptureSpec) -> str:
+    return sql.load("capture/install_trigger_rows" if spec.per_row else "capture/install_trigger")
+
+
 def trigger_hash(spec: CaptureSpec, conn: psycopg.Connection[Row]) -> str:
-    ddl = pgsql.SQL(sql.load("capture/install_trigger")).format(
+    ddl = pgsql.SQL(install_sql(spec)).format(
         table=spec.ident, args=spec.trigger_args(), comment=pgsql.Literal(""))
     return hashlib.sha256(ddl.as_string(conn).encode()).hexdigest()[:16]
 
@@ -213,13 +222,13 @@ def plan_triggers(conn: psycopg.Connection[Row], specs: Sequence[CaptureSpec],
     for name, spec in wanted.items():
         digest = f"skene:{trigger_hash(spec, conn)}"
         have = existing.get(name, {})
-        if have and set(have.values()) == {digest} and len(have) == 2:
+        if have and set(have.values()) == {digest} and len(have) == (2 if spec.per_row else 4):
             continue
         if have:
             plan.add(f"{name}: capture definition changed (drift), replaced",
                      pgsql.SQL(sql.load("capture/drop_trigger")).format(table=spec.ident))
         plan.add(f"{name}: trigger capture installed",
-                 pgsql.SQL(sql.load("capture/install_trigger")).format(
+                 pgsql.SQL(install_sql(spec)).format(
                      table=spec.ident, args=spec.trigger_args(),
                      comment=pgsql.Literal(digest)))
     return plan

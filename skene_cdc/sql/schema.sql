@@ -345,12 +345,14 @@ CREATE TABLE skene.replication (
 );
 
 -- 0007: the capture queue and its trigger (docs/architecture.md).
+-- STABLE, not IMMUTABLE: pg_current_xact_id() is STABLE, and PostgreSQL inlines a SQL function
+-- into its caller only if that does not make the caller's expression less stable than declared.
 CREATE FUNCTION skene.queue_range(txid xid8) RETURNS bigint
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
+LANGUAGE sql STABLE PARALLEL SAFE AS $fn$
     SELECT txid::text::bigint >> 16
 $fn$;
 CREATE FUNCTION skene.queue_part(txid xid8) RETURNS integer
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
+LANGUAGE sql STABLE PARALLEL SAFE AS $fn$
     SELECT (skene.queue_range(txid) % 3)::integer
 $fn$;
 -- Order inside a transaction. Cached per backend: a backend's values only grow, and a
@@ -406,7 +408,7 @@ ALTER TABLE skene.cursors
 -- TimeZone (timestamptz), DateStyle (ranges), IntervalStyle, extra_float_digits, bytea_output,
 -- search_path (how a regclass prints). Logical capture's walsender runs with the same settings
 -- (listener/pgjson.py). The trigger calls it only when the writer's session differs where the
--- table's column types care (setting SET clauses on every row costs ~6% of an app's writes).
+-- table's column types care (SET clauses on every captured write cost ~6% of an app's writes).
 CREATE FUNCTION skene.to_json_pinned(r anyelement) RETURNS json
 LANGUAGE sql STABLE
 SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET IntervalStyle = 'postgres'
@@ -415,67 +417,155 @@ AS $fn$
     SELECT pg_catalog.to_json(r)
 $fn$;
 
+-- A captured row's JSON when more than plain to_json is needed: pinned settings, and only the
+-- listed columns ('include') or all but them ('exclude'), so a secret never leaves the table.
+CREATE FUNCTION skene.capture_json(r anyelement, pinned boolean, mode text, cols text[])
+RETURNS json LANGUAGE sql STABLE AS $fn$
+    SELECT CASE WHEN mode IN ('include', 'exclude')
+                THEN (SELECT pg_catalog.json_object_agg(j.key, j.value)
+                      FROM pg_catalog.json_each(s.j) j
+                      WHERE (j.key = ANY (cols)) = (mode = 'include'))
+                ELSE s.j END
+    FROM (SELECT CASE WHEN pinned THEN skene.to_json_pinned(r)
+                      ELSE pg_catalog.to_json(r) END AS j) s
+$fn$;
+
 -- The capture trigger. SECURITY DEFINER so the app's roles need no rights on schema skene, but
 -- owned by a NOLOGIN role that may only append to the queue: to_json() runs any cast to json
 -- the table's owner defined for their own types, and such a cast then runs with that role's
 -- rights and nothing more. Names are schema-qualified and every operator has an exact match in
 -- pg_catalog, so the caller's search_path cannot substitute code.
+--
+-- Inserts and deletes are captured per statement, from its transition table (skene_new /
+-- skene_old): one INSERT ... SELECT into the queue per app statement, however many rows, with no
+-- PL/pgSQL per row. Updates are captured per row (old and new must be paired to skip an update
+-- that changed nothing captured); so are all changes of partitions and inheritance children,
+-- where statement triggers would miss writes addressed to another table of the hierarchy.
+--
 -- Arguments: [0] 'include' | 'exclude' | 'all', [1] the column list for it (text[] literal),
 -- [2] 'keep' to capture updates that change no captured column, [3] which session settings the
 -- table's column types depend on (bits: 1 TimeZone, 2 DateStyle, 4 IntervalStyle,
--- 8 extra_float_digits, 16 bytea_output, 32 search_path: always pinned). Triggers installed
--- before 0007 pass other arguments until migrate replaces them: read as 'all', all pinned.
+-- 8 extra_float_digits, 16 bytea_output, 32 search_path: always pinned), [4] (row triggers of
+-- a partitioned table) the oid of the configured table. Triggers installed before 0007 pass other
+-- arguments until migrate replaces them: read as 'all', all pinned.
 CREATE FUNCTION skene.capture() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER AS $fn$
 DECLARE
-    mode text := CASE WHEN TG_NARGS = 4 THEN TG_ARGV[0] ELSE 'all' END;
-    pin integer := CASE WHEN TG_NARGS = 4 THEN TG_ARGV[3]::integer ELSE 63 END;
+    mode text;
+    pin integer;
     plain boolean;
+    part integer;
     row_ json;
     old_ json;
 BEGIN
-    -- The writer's session already has the pinned settings where they matter: plain to_json.
-    plain := pin = 0 OR (pin & 32 = 0
-        AND (pin & 1 = 0 OR pg_catalog.current_setting('TimeZone')
-                            IN ('UTC', 'Etc/UTC', 'GMT', 'Etc/GMT', 'UCT', 'Etc/UCT'))
-        AND (pin & 2 = 0 OR pg_catalog.current_setting('DateStyle') LIKE 'ISO,%')
-        AND (pin & 4 = 0 OR pg_catalog.current_setting('IntervalStyle') = 'postgres')
-        AND (pin & 8 = 0 OR pg_catalog.current_setting('extra_float_digits') IN ('1', '2', '3'))
-        AND (pin & 16 = 0 OR pg_catalog.current_setting('bytea_output') = 'hex'));
-    IF TG_OP = 'TRUNCATE' THEN
-        row_ := NULL;
-    ELSIF plain THEN
-        IF TG_OP = 'DELETE' THEN row_ := pg_catalog.to_json(OLD); ELSE row_ := pg_catalog.to_json(NEW); END IF;
-        IF TG_OP = 'UPDATE' THEN old_ := pg_catalog.to_json(OLD); END IF;
-    ELSE
-        IF TG_OP = 'DELETE' THEN row_ := skene.to_json_pinned(OLD); ELSE row_ := skene.to_json_pinned(NEW); END IF;
-        IF TG_OP = 'UPDATE' THEN old_ := skene.to_json_pinned(OLD); END IF;
-    END IF;
-    IF mode IN ('include', 'exclude') THEN
-        -- Only the listed columns leave the table (a secret is never copied, not even briefly).
-        SELECT pg_catalog.json_object_agg(j.key, j.value) INTO row_
-        FROM pg_catalog.json_each(row_) j
-        WHERE (j.key = ANY (TG_ARGV[1]::text[])) = (mode = 'include');
-        IF TG_OP = 'UPDATE' THEN
-            SELECT pg_catalog.json_object_agg(j.key, j.value) INTO old_
-            FROM pg_catalog.json_each(old_) j
-            WHERE (j.key = ANY (TG_ARGV[1]::text[])) = (mode = 'include');
+    -- The common case first, in as few expressions as possible (PL/pgSQL prepares each one
+    -- anew in every transaction): every column kept, and the writer's session printing the
+    -- table's types as the pinned settings would.
+    plain := TG_NARGS >= 4 AND TG_ARGV[0] = 'all'
+        AND (TG_ARGV[3] = '0' OR (TG_ARGV[3] = '1' AND pg_catalog.current_setting('TimeZone')
+                                  IN ('UTC', 'Etc/UTC', 'GMT', 'Etc/GMT', 'UCT', 'Etc/UCT')));
+    IF NOT plain THEN
+        mode := CASE WHEN TG_NARGS >= 4 THEN TG_ARGV[0] ELSE 'all' END;
+        pin := CASE WHEN TG_NARGS >= 4 THEN TG_ARGV[3]::integer ELSE 63 END;
+        plain := pin = 0 OR (pin & 32 = 0
+            AND (pin & 1 = 0 OR pg_catalog.current_setting('TimeZone')
+                                IN ('UTC', 'Etc/UTC', 'GMT', 'Etc/GMT', 'UCT', 'Etc/UCT'))
+            AND (pin & 2 = 0 OR pg_catalog.current_setting('DateStyle') LIKE 'ISO,%')
+            AND (pin & 4 = 0 OR pg_catalog.current_setting('IntervalStyle') = 'postgres')
+            AND (pin & 8 = 0 OR pg_catalog.current_setting('extra_float_digits') IN ('1', '2', '3'))
+            AND (pin & 16 = 0 OR pg_catalog.current_setting('bytea_output') = 'hex'));
+        IF plain AND mode = 'all' THEN
+            mode := NULL;  -- plain to_json after all: the fast statements below
         END IF;
     END IF;
-    -- An update that changed no captured column (a login touching only an excluded column) is
-    -- not an event.
-    IF TG_OP = 'UPDATE' AND (TG_NARGS < 4 OR TG_ARGV[2] <> 'keep')
-       AND row_::text IS NOT DISTINCT FROM old_::text THEN
-        RETURN NULL;
-    END IF;
-    CASE skene.queue_part(pg_catalog.pg_current_xact_id())
-        WHEN 0 THEN
-            INSERT INTO skene.queue_0 (tbl, op, data) VALUES (TG_RELID, pg_catalog.lower(TG_OP), row_);
-        WHEN 1 THEN
-            INSERT INTO skene.queue_1 (tbl, op, data) VALUES (TG_RELID, pg_catalog.lower(TG_OP), row_);
+    part := skene.queue_part(pg_catalog.pg_current_xact_id());
+
+    IF TG_LEVEL = 'STATEMENT' AND TG_OP = 'INSERT' THEN
+        IF mode IS NULL THEN
+            CASE part
+                WHEN 0 THEN INSERT INTO skene.queue_0 (tbl, op, data)
+                            SELECT TG_RELID, 'insert', pg_catalog.to_json(n) FROM skene_new n;
+                WHEN 1 THEN INSERT INTO skene.queue_1 (tbl, op, data)
+                            SELECT TG_RELID, 'insert', pg_catalog.to_json(n) FROM skene_new n;
+                ELSE INSERT INTO skene.queue_2 (tbl, op, data)
+                     SELECT TG_RELID, 'insert', pg_catalog.to_json(n) FROM skene_new n;
+            END CASE;
         ELSE
-            INSERT INTO skene.queue_2 (tbl, op, data) VALUES (TG_RELID, pg_catalog.lower(TG_OP), row_);
-    END CASE;
+            CASE part
+                WHEN 0 THEN INSERT INTO skene.queue_0 (tbl, op, data)
+                            SELECT TG_RELID, 'insert', skene.capture_json(n, NOT plain, mode, TG_ARGV[1]::text[])
+                            FROM skene_new n;
+                WHEN 1 THEN INSERT INTO skene.queue_1 (tbl, op, data)
+                            SELECT TG_RELID, 'insert', skene.capture_json(n, NOT plain, mode, TG_ARGV[1]::text[])
+                            FROM skene_new n;
+                ELSE INSERT INTO skene.queue_2 (tbl, op, data)
+                     SELECT TG_RELID, 'insert', skene.capture_json(n, NOT plain, mode, TG_ARGV[1]::text[])
+                     FROM skene_new n;
+            END CASE;
+        END IF;
+    ELSIF TG_LEVEL = 'STATEMENT' AND TG_OP = 'DELETE' THEN
+        IF mode IS NULL THEN
+            CASE part
+                WHEN 0 THEN INSERT INTO skene.queue_0 (tbl, op, data)
+                            SELECT TG_RELID, 'delete', pg_catalog.to_json(o) FROM skene_old o;
+                WHEN 1 THEN INSERT INTO skene.queue_1 (tbl, op, data)
+                            SELECT TG_RELID, 'delete', pg_catalog.to_json(o) FROM skene_old o;
+                ELSE INSERT INTO skene.queue_2 (tbl, op, data)
+                     SELECT TG_RELID, 'delete', pg_catalog.to_json(o) FROM skene_old o;
+            END CASE;
+        ELSE
+            CASE part
+                WHEN 0 THEN INSERT INTO skene.queue_0 (tbl, op, data)
+                            SELECT TG_RELID, 'delete', skene.capture_json(o, NOT plain, mode, TG_ARGV[1]::text[])
+                            FROM skene_old o;
+                WHEN 1 THEN INSERT INTO skene.queue_1 (tbl, op, data)
+                            SELECT TG_RELID, 'delete', skene.capture_json(o, NOT plain, mode, TG_ARGV[1]::text[])
+                            FROM skene_old o;
+                ELSE INSERT INTO skene.queue_2 (tbl, op, data)
+                     SELECT TG_RELID, 'delete', skene.capture_json(o, NOT plain, mode, TG_ARGV[1]::text[])
+                     FROM skene_old o;
+            END CASE;
+        END IF;
+    ELSE
+        -- Per row (updates; every change of a partition or inheritance child), and TRUNCATE.
+        IF TG_OP = 'TRUNCATE' THEN
+            row_ := NULL;
+        ELSIF mode IS NULL THEN
+            IF TG_OP = 'DELETE' THEN row_ := pg_catalog.to_json(OLD); ELSE row_ := pg_catalog.to_json(NEW); END IF;
+            IF TG_OP = 'UPDATE' THEN old_ := pg_catalog.to_json(OLD); END IF;
+        ELSE
+            IF TG_OP = 'DELETE' THEN
+                row_ := skene.capture_json(OLD, NOT plain, mode, TG_ARGV[1]::text[]);
+            ELSE
+                row_ := skene.capture_json(NEW, NOT plain, mode, TG_ARGV[1]::text[]);
+            END IF;
+            IF TG_OP = 'UPDATE' THEN
+                old_ := skene.capture_json(OLD, NOT plain, mode, TG_ARGV[1]::text[]);
+            END IF;
+        END IF;
+        -- An update that changed no captured column (a login touching only an excluded
+        -- column) is not an event.
+        IF TG_OP = 'UPDATE' AND (TG_NARGS < 4 OR TG_ARGV[2] <> 'keep')
+           AND row_::text IS NOT DISTINCT FROM old_::text THEN
+            RETURN NULL;
+        END IF;
+        -- [4], when given, is the configured table a partition's rows belong to (PostgreSQL
+        -- clones a partitioned table's row triggers onto its partitions, with the same arguments).
+        CASE part
+            WHEN 0 THEN
+                INSERT INTO skene.queue_0 (tbl, op, data)
+                VALUES (CASE WHEN TG_NARGS >= 5 THEN TG_ARGV[4]::oid ELSE TG_RELID END,
+                        pg_catalog.lower(TG_OP), row_);
+            WHEN 1 THEN
+                INSERT INTO skene.queue_1 (tbl, op, data)
+                VALUES (CASE WHEN TG_NARGS >= 5 THEN TG_ARGV[4]::oid ELSE TG_RELID END,
+                        pg_catalog.lower(TG_OP), row_);
+            ELSE
+                INSERT INTO skene.queue_2 (tbl, op, data)
+                VALUES (CASE WHEN TG_NARGS >= 5 THEN TG_ARGV[4]::oid ELSE TG_RELID END,
+                        pg_catalog.lower(TG_OP), row_);
+        END CASE;
+    END IF;
     IF pg_catalog.pg_sequence_last_value('skene.wake'::pg_catalog.regclass)::float8
        > pg_catalog.date_part('epoch', pg_catalog.now()) THEN
         PERFORM pg_catalog.pg_notify('skene_events', '');
@@ -484,7 +574,7 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION skene.capture() IS
-    'skene generic capture trigger: appends the row as json to the queue table of its transaction';
+    'skene generic capture trigger: appends rows as json to the queue table of their transaction';
 
 -- Nobody but skene's own roles may call skene's functions: a role that could EXECUTE the capture
 -- function could attach it to a table of its own. (Per-schema default privileges cannot take

@@ -44,4 +44,5 @@ ALTER FUNCTION skene.capture() OWNER TO CURRENT_USER;
 DROP VIEW skene.queue;
 DROP TABLE skene.queue_0, skene.queue_1, skene.queue_2;
 DROP SEQUENCE skene.queue_seq, skene.wake;
-DROP FUNCTION skene.queue_part(xid8), skene.queue_range(xid8), skene.to_json_pinned(anyelement);
+DROP FUNCTION skene.queue_part(xid8), skene.queue_range(xid8), skene.to_json_pinned(anyelement),
+    skene.capture_json(anyelement, boolean, text, text[]);

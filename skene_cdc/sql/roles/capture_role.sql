@@ -23,7 +23,8 @@ BEGIN
     EXECUTE format('GRANT USAGE ON SEQUENCE skene.queue_seq TO %I', r);
     EXECUTE format('GRANT SELECT ON SEQUENCE skene.wake TO %I', r);
     EXECUTE format('GRANT EXECUTE ON FUNCTION skene.queue_part(xid8), skene.queue_range(xid8), '
-                   'skene.to_json_pinned(anyelement) TO %I', r);
+                   'skene.to_json_pinned(anyelement), '
+                   'skene.capture_json(anyelement, boolean, text, text[]) TO %I', r);
     IF NOT super THEN  -- a new owner needs CREATE on the schema, but only for the change itself
         EXECUTE format('GRANT CREATE ON SCHEMA skene TO %I', r);
     END IF;

@@ -14,6 +14,8 @@ SELECT r.rolname IS NOT NULL AS role_exists,
        AND has_function_privilege(r.rolname, 'skene.queue_part(xid8)', 'EXECUTE')
        AND has_function_privilege(r.rolname, 'skene.queue_range(xid8)', 'EXECUTE')
        AND has_function_privilege(r.rolname, 'skene.to_json_pinned(anyelement)', 'EXECUTE')
+       AND has_function_privilege(r.rolname, 'skene.capture_json(anyelement, boolean, text, text[])',
+                                  'EXECUTE')
            AS role_granted,
        EXISTS (SELECT 1 FROM pg_proc p, aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
                 WHERE p.pronamespace = 'skene'::regnamespace AND a.grantee = 0
