@@ -220,7 +220,7 @@ def test_a_transaction_held_open_delays_only_itself(pg: PgCluster, db_url: str,
     anybody else's events back (xids are cluster-wide: a reader below the oldest running
     transaction stalls on both); the held change is handled exactly once when it commits, also
     while the queue's tables go round and are emptied meanwhile."""
-    # 8 transaction ids per queue table instead of 65,536, so a few dozen commits go round.
+    # 8 transaction ids per queue table instead of 4,096, so a few dozen commits go round.
     with psycopg.connect(db_url, autocommit=True) as conn:
         conn.execute("CREATE OR REPLACE FUNCTION skene.queue_range(txid xid8) RETURNS bigint "
                      "LANGUAGE sql IMMUTABLE AS 'SELECT txid::text::bigint >> 3'")

@@ -1,5 +1,5 @@
 """The capture queue's three tables, PgQ's way: a row goes to the table its transaction id names
-(65,536 ids per table in turn, skene.queue_part), so writers share no state; the listener empties
+(4,096 ids per table in turn, skene.queue_part), so writers share no state; the listener empties
 the table writers reach next with TRUNCATE once everything in it is consumed. No DELETE, no
 VACUUM, and no lock an app writer waits on: nobody writes to that table until ids reach it, and
 the truncate gives up after lock_timeout if a reader holds it, or if ids got there first."""

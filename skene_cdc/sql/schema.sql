@@ -349,7 +349,7 @@ CREATE TABLE skene.replication (
 -- into its caller only if that does not make the caller's expression less stable than declared.
 CREATE FUNCTION skene.queue_range(txid xid8) RETURNS bigint
 LANGUAGE sql STABLE PARALLEL SAFE AS $fn$
-    SELECT txid::text::bigint >> 16
+    SELECT txid::text::bigint >> 12
 $fn$;
 CREATE FUNCTION skene.queue_part(txid xid8) RETURNS integer
 LANGUAGE sql STABLE PARALLEL SAFE AS $fn$

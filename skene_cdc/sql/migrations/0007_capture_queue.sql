@@ -3,14 +3,14 @@
 --
 -- Triggers append to one of three queue tables, each with a single index; the listener reads them
 -- by transaction snapshots (see docs/architecture.md) and empties a drained table with TRUNCATE,
--- never DELETE. The table a row goes to follows from its own transaction id (65,536 ids per
+-- never DELETE. The table a row goes to follows from its own transaction id (4,096 ids per
 -- table in turn, skene.queue_part): no shared state to read on the write path, and a writer
 -- keeps writing to one table whatever happens meanwhile.
 -- STABLE, not IMMUTABLE: pg_current_xact_id() is STABLE, and PostgreSQL inlines a SQL function
 -- into its caller only if that does not make the caller's expression less stable than declared.
 CREATE FUNCTION skene.queue_range(txid xid8) RETURNS bigint
 LANGUAGE sql STABLE PARALLEL SAFE AS $fn$
-    SELECT txid::text::bigint >> 16
+    SELECT txid::text::bigint >> 12
 $fn$;
 CREATE FUNCTION skene.queue_part(txid xid8) RETURNS integer
 LANGUAGE sql STABLE PARALLEL SAFE AS $fn$
