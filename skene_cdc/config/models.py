@@ -70,7 +70,7 @@ class Events(Strict):
 
 class Capture(Strict):
     mode: CaptureMode = "trigger"
-    batch_size: int = Field(default=1000, ge=1, le=100_000)
+    batch_size: int = Field(default=5000, ge=1, le=100_000)
     poll_interval: Duration = timedelta(seconds=1)
     # Logical replication (capture.mode: logical, or a table's own `capture: logical`).
     slot: str = Field(default="skene_slot", pattern=r"^[a-z0-9_]{1,63}$")
