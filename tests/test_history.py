@@ -59,7 +59,8 @@ def test_status_and_check_tell_the_disk_story(db_url: str, tmp_path: Path) -> No
                      "FROM generate_series(1, 50) g")
     run_cli("listen", "--once", url=db_url, config_path=cfg)
     report = json.loads(run_cli("status", "--json", url=db_url, config_path=cfg).stdout)
-    h = report["history"]
+    assert isinstance(report["history"], list) and len(report["history"]) == 1
+    h = report["history"][0]
     assert h["retention"] == "30d" and h["queue_depth"] == 0 and h["partitions"] >= 3
     assert h["history_bytes"] > 0 and h["oldest_day"] <= str(datetime.now(UTC).date())
     screen = run_cli("status", url=db_url, config_path=cfg).stdout

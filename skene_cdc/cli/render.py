@@ -64,8 +64,9 @@ def render_capture(console: Console, title: str, rows: Any, now: datetime) -> No
         ])
 
 
-def render_history(console: Console, title: str, row: Any, now: datetime) -> None:
+def render_history(console: Console, title: str, rows: Any, now: datetime) -> None:
     """Queue and history on disk, and the retention in force."""
+    row = rows[0] if rows else {}
     _title(console, title)
     days = (f"{row['partitions']} day(s), {row['oldest_day']} to {row['newest_day']}"
             if row.get("partitions") else "no partition yet")

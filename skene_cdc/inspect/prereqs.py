@@ -129,7 +129,7 @@ def history_budget(ctx: CheckContext) -> Iterator[Problem]:
     from skene_cdc.listener.history import retention, status
     from skene_cdc.listener.slotops import human
 
-    row = status(ctx.conn)
+    row = status(ctx.conn)[0]
     keep = retention(ctx.config)
     per_day = int(row["bytes_per_day"] or 0)
     where = ctx.config.where("events", "disk_budget")

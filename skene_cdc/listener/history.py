@@ -48,11 +48,10 @@ def horizon(keep: timedelta | None, now: datetime | None = None) -> date | None:
     return today - timedelta(days=max(keep.days, 1) - 1)
 
 
-def status(conn: psycopg.Connection[Row]) -> Row:
-    """For `skene-cdc status`: history and queue on disk, the retention in force."""
-    row = conn.execute(sql.load("history/status")).fetchone()
-    assert row is not None
-    return row
+def status(conn: psycopg.Connection[Row]) -> list[Row]:
+    """For `skene-cdc status`: history and queue on disk, the retention in force. One row, as a
+    list like every other section (docs/status.md's `--json` promise)."""
+    return conn.execute(sql.load("history/status")).fetchall()
 
 
 def partitions(conn: psycopg.Connection[Row]) -> list[Partition]:
