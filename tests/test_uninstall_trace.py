@@ -134,11 +134,12 @@ def assert_same(before: dict[str, set[tuple[object, ...]]],
 
 @dataclass
 class Setup:
-    url: str            # DATABASE_URL migrate and uninstall run with (a superuser)
+    url: str            # DATABASE_URL migrate and uninstall run with
     app_url: str        # what the app writes with
     config: Path
     capture: str        # this test's own role names (roles are cluster-wide)
     reader: str
+    admin: str          # a superuser's, to look at the catalog and the queue
 
 
 def url_as(url: str, role: str) -> str:
@@ -169,18 +170,21 @@ def roles(pg: PgCluster) -> Iterator[tuple[str, str]]:
             conn.execute(f'DROP ROLE IF EXISTS "{name}"')
 
 
-@pytest.fixture(params=["superuser", "app-owner"])
+@pytest.fixture(params=["superuser", "app-owner", "app-migrates"])
 def setup(request: pytest.FixtureRequest, app_url: str, tmp_path: Path,
           roles: tuple[str, str]) -> Iterator[Setup]:
     """superuser: the superuser owns the app's tables and runs everything. app-owner: a
     non-superuser LOGIN role owns the app's tables and writes to them; migrate and uninstall run
-    as a superuser. Both are made before the first snapshot: they are the app's, not skene's."""
+    as a superuser. app-migrates: that role (with CREATEROLE and REPLICATION, which a DBA gave
+    it) runs migrate and uninstall itself, so skene's roles are granted to it. The app role and
+    its rights are made before the first snapshot: they are the app's, not skene's."""
     write_url = app_url
     role = None
-    if request.param == "app-owner":
+    if request.param != "superuser":
         role = f"trace_app_{os.getpid()}_{next(_names)}"
+        rights = " CREATEROLE REPLICATION" if request.param == "app-migrates" else ""
         with psycopg.connect(app_url, autocommit=True) as conn:
-            conn.execute(f'CREATE ROLE "{role}" LOGIN')
+            conn.execute(f'CREATE ROLE "{role}" LOGIN{rights}')
             conn.execute(f'GRANT CREATE ON DATABASE "{dbname(app_url)}" TO "{role}"')
             for table in ("users", "user_actions", "alembic_version"):
                 conn.execute(f'ALTER TABLE {table} OWNER TO "{role}"')
@@ -189,7 +193,8 @@ def setup(request: pytest.FixtureRequest, app_url: str, tmp_path: Path,
                                     "'public'::regnamespace").fetchall():
                 conn.execute(f'ALTER SEQUENCE {seq[0]} OWNER TO "{role}"')
         write_url = url_as(app_url, role)
-    yield Setup(app_url, write_url, tmp_path / "skene.yaml", *roles)
+    migrate_url = write_url if request.param == "app-migrates" else app_url
+    yield Setup(migrate_url, write_url, tmp_path / "skene.yaml", *roles, admin=app_url)
     if role is not None:
         with psycopg.connect(app_url, autocommit=True) as conn:
             conn.execute(f'REASSIGN OWNED BY "{role}" TO postgres')
@@ -224,47 +229,47 @@ def _uninstall(s: Setup) -> str:
 def test_trigger_mode_uninstall_leaves_no_trace(setup: Setup) -> None:
     s = setup
     config = write_config(s.config.parent, _with_roles(DEFAULT_CONFIG, s))
-    before = snapshot(s.url)
+    before = snapshot(s.admin)
     run_cli("migrate", url=s.url, config_path=s.config)
-    assert scalar(s.url, "SELECT pg_get_userbyid(proowner) FROM pg_proc "
-                         "WHERE oid = 'skene.capture()'::regprocedure") == s.capture
+    assert scalar(s.admin, "SELECT pg_get_userbyid(proowner) FROM pg_proc "
+                           "WHERE oid = 'skene.capture()'::regprocedure") == s.capture
     _traffic(s.app_url)
     consume(s.url, config)
-    assert scalar(s.url, "SELECT count(*) FROM skene.events") == 6
+    assert scalar(s.admin, "SELECT count(*) FROM skene.events") == 6
     # The app's own migrations keep working next to skene, then skene leaves.
     run_cli("migrate", url=s.url, config_path=s.config)
     _uninstall(s)
-    assert_same(before, snapshot(s.url))
-    assert scalar(s.url, "SELECT count(*) FROM users") == 2  # app rows untouched
+    assert_same(before, snapshot(s.admin))
+    assert scalar(s.admin, "SELECT count(*) FROM users") == 2  # app rows untouched
 
 
 def test_logical_mode_uninstall_leaves_no_trace(setup: Setup) -> None:
     s = setup
     slot = f"s_{dbname(s.url)}"
     config = write_config(s.config.parent, _with_roles(logical_config(slot), s))
-    before = snapshot(s.url)
+    before = snapshot(s.admin)
     run_cli("migrate", url=s.url, config_path=s.config)
-    assert scalar(s.url, "SELECT count(*) FROM pg_replication_slots WHERE slot_name = %s",
+    assert scalar(s.admin, "SELECT count(*) FROM pg_replication_slots WHERE slot_name = %s",
                   (slot,)) == 1
     _traffic(s.app_url)
     assert LogicalCapture(s.url, config).drain() > 0
     consume(s.url, config)
-    assert scalar(s.url, "SELECT count(*) FROM skene.events") == 6
+    assert scalar(s.admin, "SELECT count(*) FROM skene.events") == 6
     # A listener streaming from the slot while uninstall runs: it is ended, the slot dropped.
     stop = threading.Event()
     cap = LogicalCapture(s.url, config)
     thread = threading.Thread(target=cap.run, args=(stop,))
     thread.start()
     try:
-        wait_for(lambda: scalar(s.url, "SELECT bool_or(active) FROM pg_replication_slots "
-                                       "WHERE slot_name = %s", (slot,)) is True,
+        wait_for(lambda: scalar(s.admin, "SELECT bool_or(active) FROM pg_replication_slots "
+                                         "WHERE slot_name = %s", (slot,)) is True,
                  what="listener streaming")
         out = _uninstall(s)
     finally:
         stop.set()
         thread.join(30)
     assert f"dropped replication slot {slot}" in out and "dropped publication skene_pub" in out
-    assert_same(before, snapshot(s.url))
+    assert_same(before, snapshot(s.admin))
 
 
 def test_a_role_another_database_uses_is_kept_then_dropped_by_the_last(
@@ -274,7 +279,7 @@ def test_a_role_another_database_uses_is_kept_then_dropped_by_the_last(
     from tests.conftest import clone, drop
 
     capture, reader = roles
-    s = Setup(app_url, app_url, tmp_path / "skene.yaml", capture, reader)
+    s = Setup(app_url, app_url, tmp_path / "skene.yaml", capture, reader, app_url)
     write_config(tmp_path, _with_roles(DEFAULT_CONFIG, s))
     before = snapshot(app_url)
     other = clone(pg, "app_template")
