@@ -303,3 +303,43 @@ def test_a_role_another_database_uses_is_kept_then_dropped_by_the_last(
     for part in ("shdepend",):
         after[part] = {r for r in after[part] if r[0] != other}
     assert_same(before, after)
+
+
+def test_a_role_uninstall_may_not_drop_or_that_holds_more_is_kept_with_the_fix(
+        app_url: str, tmp_path: Path, roles: tuple[str, str]) -> None:
+    """uninstall always finishes: a role it may not drop, or one holding a grant skene did not
+    give it, is kept with one line saying why and what to run, never a traceback."""
+    capture, reader = roles
+    app = f"trace_app_{os.getpid()}_{next(_names)}"
+    with psycopg.connect(app_url, autocommit=True) as conn:
+        # What migrate's refusal asks a DBA to run once, for an app role without CREATEROLE.
+        conn.execute(f'CREATE ROLE "{app}" LOGIN')
+        conn.execute(f'GRANT CREATE ON DATABASE "{dbname(app_url)}" TO "{app}"')
+        for table in ("users", "user_actions", "alembic_version"):
+            conn.execute(f'ALTER TABLE {table} OWNER TO "{app}"')
+        for name in roles:
+            conn.execute(f'CREATE ROLE "{name}" NOLOGIN')
+            conn.execute(f'GRANT "{name}" TO "{app}"')
+    s = Setup(url_as(app_url, app), url_as(app_url, app), tmp_path / "skene.yaml", capture,
+              reader, app_url)
+    write_config(tmp_path, _with_roles(DEFAULT_CONFIG, s))
+    try:
+        run_cli("migrate", url=s.url, config_path=s.config)
+        out = run_cli("uninstall", "--yes", url=s.url, config_path=s.config).stdout
+        for name in roles:
+            assert (f'kept role {name}: this role may not drop roles; as a superuser run '
+                    f'`DROP ROLE "{name}";`') in out, out
+        assert "dropped schema skene" in out and "Traceback" not in out
+        # Migrated again, and the capture role given something by hand: kept, and said so.
+        run_cli("migrate", url=s.url, config_path=s.config)
+        with psycopg.connect(app_url, autocommit=True) as conn:
+            conn.execute(f'GRANT SELECT ON users TO "{capture}"')
+        out = run_cli("uninstall", "--yes", url=app_url, config_path=s.config).stdout
+        assert (f"kept role {capture}: it still holds what skene did not give it (privileges "
+                "for table users)") in out, out
+        assert f"dropped role {reader}" in out and "dropped schema skene" in out, out
+    finally:
+        with psycopg.connect(app_url, autocommit=True) as conn:
+            conn.execute(f'REASSIGN OWNED BY "{app}" TO postgres')
+            conn.execute(f'DROP OWNED BY "{app}"')
+            conn.execute(f'DROP ROLE "{app}"')
