@@ -8,8 +8,9 @@ owns skene.condition_rows(text), the security-definer fence conditions run insid
 sql/roles/condition_rows.sql for why SET LOCAL ROLE alone is not enough).
 
 `migrate` runs what `plan_reader` returns (`migrate --sql` prints it); a second run plans nothing.
-`uninstall` calls `release` and `drop_if_unused`. `skene-cdc check` (`check_reader`) reports a
-missing role, one this connection cannot become, or one with more rights than reading.
+`uninstall` calls `release`, then `roles.drop_if_unused` once schema skene is gone. `skene-cdc
+check` (`check_reader`) reports a missing role, one this connection cannot become, or one with
+more rights than reading.
 """
 
 from __future__ import annotations
@@ -226,21 +227,6 @@ def release(conn: psycopg.Connection[Row]) -> tuple[str | None, list[str]]:
         conn.execute(grant.statement(name, revoke=True))
         done.append(f"role {name}: {grant.label()} revoked")
     return name, done
-
-
-def drop_if_unused(conn: psycopg.Connection[Row], name: str) -> str:
-    """After schema skene is gone: drop the reader role unless another database still uses it."""
-    places = [r["place"] for r in conn.execute(sql.load("roles/reader_used_elsewhere"),
-                                               {"role": name})]
-    if places:
-        return (f"kept role {name}: still used by {', '.join(places)} (drop it from the last "
-                "database that uses it)")
-    try:
-        conn.execute(_load("drop_reader", role=_role(name)))
-    except psycopg.errors.InsufficientPrivilege:
-        return (f"kept role {name}: this role may not drop roles; as a superuser run "
-                f"`DROP ROLE \"{name}\";`")
-    return f"dropped role {name}"
 
 
 _EXCESS_FIX = {

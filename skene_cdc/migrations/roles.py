@@ -1,7 +1,10 @@
 """The capture role: a NOLOGIN role that owns `skene.capture()` and may only append to the
 capture queue. The trigger runs with its rights, so app code reached on the way (a cast to json
 the table owner defined) can do nothing a writer of the table could not. `migrate` keeps it in
-place; `check` says when it is not (inspect/prereqs.py)."""
+place; `check` says when it is not (inspect/prereqs.py).
+
+`uninstall` finds it as the owner of skene.capture() before dropping schema skene (`capture_owner`),
+then drops it, like the reader role, unless another database still uses it (`drop_if_unused`)."""
 
 from __future__ import annotations
 
@@ -81,6 +84,37 @@ def plan_capture_role(conn: psycopg.Connection[Row], config: Config,
         plan.add("EXECUTE on skene's functions revoked from PUBLIC",
                  pgsql.SQL(sql.load("roles/revoke_public")))
     return plan
+
+
+def capture_owner(conn: psycopg.Connection[Row]) -> tuple[str | None, list[str]]:
+    """Before schema skene is dropped: the capture role to drop once it is gone (None when
+    skene.capture() belongs to no role skene made), and what to say about one that is kept."""
+    row = conn.execute(sql.load("roles/capture_owner")).fetchone()
+    if row is None or row["not_skenes"]:
+        return None, []
+    if row["login"]:
+        return None, [f"kept role {row['role']}: it owned skene.capture() but can log in, so it "
+                      "is not only skene's capture role; drop it yourself if skene made it"]
+    return str(row["role"]), []
+
+
+def drop_if_unused(conn: psycopg.Connection[Row], name: str) -> str:
+    """After schema skene is gone: drop one of skene's roles (capture or reader) unless another
+    database still uses it. Never fails: says what was done, or why the role was kept."""
+    places = [r["place"] for r in conn.execute(sql.load("roles/used_elsewhere"), {"role": name})]
+    if places:
+        return (f"kept role {name}: still used by {', '.join(places)} (drop it from the last "
+                "database that uses it)")
+    try:
+        conn.execute(pgsql.SQL(sql.load("roles/drop_role")).format(role=pgsql.Identifier(name)))
+    except psycopg.errors.InsufficientPrivilege:
+        return (f"kept role {name}: this role may not drop roles; as a superuser run "
+                f"`DROP ROLE \"{name}\";`")
+    except psycopg.errors.DependentObjectsStillExist as exc:
+        held = "; ".join((exc.diag.message_detail or "").splitlines()) or str(exc)
+        return (f"kept role {name}: it still holds what skene did not give it ({held}); revoke "
+                f"or reassign those, then as a superuser run `DROP ROLE \"{name}\";`")
+    return f"dropped role {name}"
 
 
 def preflight(conn: psycopg.Connection[Row], config: Config) -> None:

@@ -105,7 +105,9 @@ def migrate_sql(url: str, config: Config) -> str:
 
 
 def uninstall(url: str) -> list[str]:
-    """Drop every skene object. App tables and rows are untouched."""
+    """Drop every skene object: capture triggers, the publication and slot (replica identities
+    restored), schema skene, and the capture and reader roles unless another database still uses
+    them. App tables and rows are untouched."""
     done: list[str] = []
     with connect(url, autocommit=True) as conn:
         if conn.execute("SELECT to_regnamespace('skene') IS NOT NULL AS ok").fetchone() == {
@@ -121,12 +123,17 @@ def uninstall(url: str) -> list[str]:
         for row in conn.execute(sql.load("queries/uninstall_replication")).fetchall():
             conn.execute(row["statement"])
             done.append(row["label"])
+        # skene's roles: what the reader holds outside schema skene is revoked now; the capture
+        # role (named by skene.capture()'s owner) holds nothing outside it. Both are dropped
+        # once the schema is gone, unless another database still uses them.
         reader, revoked = reader_role.release(conn)
         done.extend(revoked)
+        capture_role, kept = roles.capture_owner(conn)
+        done.extend(kept)
         conn.execute("DROP SCHEMA skene CASCADE")
         done.append("dropped schema skene")
-        if reader is not None:
-            done.append(reader_role.drop_if_unused(conn, reader))
+        for role in dict.fromkeys(r for r in (capture_role, reader) if r is not None):
+            done.append(roles.drop_if_unused(conn, role))
     return done
 
 
