@@ -95,11 +95,15 @@ def main(argv: list[str] | None = None) -> None:
                     help="transaction ids spent a day (a queue range is 65,536)")
     ap.add_argument("--users", type=int, default=1000)
     ap.add_argument("--batch-size", type=int, default=5000, help="the consumer's batch size")
+    ap.add_argument("--autovacuum-naptime", default="1s",
+                    help="a simulated day passes in minutes, not 24 hours: autovacuum looks this "
+                         "often (PostgreSQL's default 1min) so the rollups, updated in place, get "
+                         "vacuumed about as often per simulated day as in production")
     args = ap.parse_args(argv)
     text = DEFAULT_CONFIG + f"events: {{retention: {args.retention}}}\n"
     per_day = args.events // args.days
     per_chunk = max(1, per_day // args.chunks_per_day)
-    with cluster() as c:
+    with cluster(autovacuum_naptime=args.autovacuum_naptime) as c:
         cfg_dir = c.datadir.parent
         (cfg_dir / "skene.yaml").write_text(text)
         config = parse_config(text, str(cfg_dir / "skene.yaml"))
