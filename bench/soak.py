@@ -45,6 +45,9 @@ INSERT = ("INSERT INTO user_actions (user_id, action_type, created_at) "
 SPEND_XIDS = ("DO $$ BEGIN FOR i IN 1..%s LOOP PERFORM pg_current_xact_id(); COMMIT; END LOOP; "
               "END $$")
 
+QUEUE_BYTES = ("SELECT (pg_total_relation_size('skene.queue_0') + pg_total_relation_size("
+               "'skene.queue_1') + pg_total_relation_size('skene.queue_2'))::bigint AS bytes")
+
 SIZES = """
 WITH rel AS (
     SELECT c.oid, c.relname, pg_total_relation_size(c.oid) AS bytes
@@ -127,6 +130,7 @@ def main(argv: list[str] | None = None) -> None:
                 day_start = start_day + timedelta(days=day)
                 done_today = 0
                 spent = 0
+                peak = 0  # the queue's largest size after a consume, this day
                 for chunk in range(args.chunks_per_day):
                     span = timedelta(days=1) / args.chunks_per_day
                     chunk_start = day_start + chunk * span
@@ -146,6 +150,8 @@ def main(argv: list[str] | None = None) -> None:
                         spent += xids
                     now[0] = chunk_start + span - timedelta(microseconds=1)
                     consumer.drain()
+                    q: Row = look.execute(QUEUE_BYTES).fetchone() or {}
+                    peak = max(peak, q["bytes"])
                 total += done_today
                 secs = time.perf_counter() - day_began
                 s: Row = look.execute(SIZES).fetchone() or {}
@@ -153,18 +159,19 @@ def main(argv: list[str] | None = None) -> None:
                       f"in {secs:,.0f}s ({done_today / secs:,.0f}/s); history {mb(s['history'])} "
                       f"MB in {s['partitions']} partitions from {s['oldest']}, queue "
                       f"{mb(s['queue'])} MB ({s['queued']:,} rows, xid range "
-                      f"{s['xid_range']}), skene total {mb(s['total'])} MB", flush=True)
+                      f"{s['xid_range']}; day's peak {mb(peak)} MB), skene total "
+                      f"{mb(s['total'])} MB", flush=True)
                 rows.append([day + 1, f"{day_start:%Y-%m-%d}", done_today, mb(s["history"]),
-                             mb(s["queue"]), mb(s["daily"]), mb(s["per_user"]), mb(s["loops"]),
-                             mb(s["total"]), s["partitions"], s["oldest"]])
+                             mb(s["queue"]), mb(peak), mb(s["daily"]), mb(s["per_user"]),
+                             mb(s["loops"]), mb(s["total"]), s["partitions"], s["oldest"]])
         elapsed = time.perf_counter() - began
     print(f"\nSoak: {total:,} events over {args.days} simulated days, events.retention "
           f"{args.retention}, {args.rows_per_statement:,}-row INSERT statements captured by the "
           f"trigger, consumed by the real listener ({consumer.processed:,} events handled, "
-          f"{elapsed:,.0f}s, {total / elapsed:,.0f} events/s end to end); sizes in MB after "
-          f"each day")
-    print(table(["day", "date", "events", "history MB", "queue MB", "daily rollup MB",
-                 "per-user rollups MB", "loop state MB", "skene total MB", "partitions",
+          f"{elapsed:,.0f}s, {total / elapsed:,.0f} events/s end to end); sizes in MB at the "
+          f"end of each day (queue peak: the largest after any consume that day)")
+    print(table(["day", "date", "events", "history MB", "queue MB", "queue peak MB",
+                 "daily rollup MB", "per-user rollups MB", "loop state MB", "skene total MB", "partitions",
                  "oldest partition"], rows))
 
 
