@@ -5,9 +5,10 @@ from __future__ import annotations
 import importlib
 import sys
 
-# In the order a reader meets the product: capture cost, listener, loops, email, logical,
-# freemium gate. Modules that do not exist in this build are skipped with a note.
-MODULES = ["capture_overhead", "listener", "backfill", "retention", "sender", "logical", "gate"]
+# In the order a reader meets the product: capture cost, listener, disk over days (soak),
+# loops, email, logical, freemium gate. Modules that do not exist in this build are skipped with a note.
+MODULES = ["capture_overhead", "listener", "soak", "backfill", "retention", "sender", "logical",
+           "gate"]
 
 
 def main() -> None:

@@ -1,41 +1,61 @@
-"""Listener throughput and commit-to-handler latency (issue 2).
+"""The whole `skene-cdc listen` process, trigger mode and logical mode side by side (issue 12,
+goal 2: >= 60,000 events/s from commit to handled, p99 <= 50 ms at 1,000 events/s).
 
-Throughput: N activity rows are committed while no listener runs, then the listener drains them
-with its real handlers; next to it, the same batches read with no handlers (the ceiling).
-Latency: a producer process commits single-row inserts at a steady rate; the listener runs with a
-probe handler that notes when each row reaches the handlers. Latency = handler time - commit
-time (same machine clock). `python -m bench.listener [--rows 100000] [--rate 1000]`.
+Each mode gets its own database and runs the real CLI (`python -m skene_cdc listen`, the default
+config's handlers: history, activity rollups, the sender) as its own process.
+
+1. Throughput: the listener is started and warmed up, then frozen (SIGSTOP); N app rows are
+   committed (INSERT statements of --txn-rows rows, captured by the trigger into the queue, or
+   left in the WAL for the slot); then SIGCONT, and the clock runs until skene.cursors.processed
+   (moved in the batch's own transaction, with the handlers) has counted all N.
+2. Latency: single-row INSERT commits at a steady --rate while the listener runs; commit ->
+   handled = commit time of the event's row in skene.events (written in the transaction that runs
+   the handlers) - commit time of the app row, both from the server (track_commit_timestamp).
+3. CPU: user+system time from /proc/<pid>/stat of the listener process, of its PostgreSQL
+   backends (application_name 'skene-cdc ...', the walsender too) and of every PostgreSQL process
+   (the postmaster's children: also walwriter, checkpointer, autovacuum, and in the latency run
+   the app's own backends), per 1,000 events. 1,000 ms of CPU a second divided by the CPU per
+   1,000 events (listener + all of PostgreSQL) is the ceiling of a pipeline that never overlaps
+   the listener's work with the database's; twice that, of one that keeps both 2 cores busy.
+   "Cores busy" says how much CPU the catch-up really used: well under 1 means time goes to
+   waiting (round trips, commit flushes, polling), not to computing.
+
+`python -m bench.listener [--events 500000] [--rate 1000] [--seconds 20] [--modes trigger,logical]`
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import os
+import signal
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
 
 from bench.common import cluster, create_db, percentile, table
 from skene_cdc.config import parse_config
-from skene_cdc.db import Row
-from skene_cdc.handlers import build_handlers
-from skene_cdc.handlers.base import Event
-from skene_cdc.listener.consumer import EventConsumer
 from skene_cdc.migrations import runner
-from tests.conftest import DEFAULT_CONFIG
+from tests.conftest import DEFAULT_CONFIG, cli_env
+from tests.pgcluster import PgCluster
 
 ROOT = Path(__file__).parent.parent
+CONFIGS = {
+    "trigger": DEFAULT_CONFIG,
+    "logical": DEFAULT_CONFIG.replace("capture:\n  poll_interval: 1s",
+                                      "capture:\n  mode: logical\n  slot: bench_listen\n"
+                                      "  max_slot_lag: 20GB\n  poll_interval: 1s"),
+}
+TICK = os.sysconf("SC_CLK_TCK")
 
 PRODUCER = """
-import json, sys, threading, time, psycopg
+import sys, threading, time, psycopg
 url, rate, seconds, threads = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), 4
-out, lock = [], threading.Lock()
-start = time.time() + 0.5
+start = time.time() + 0.3
 def work(k):
     with psycopg.connect(url, autocommit=True) as conn:
         per = rate / threads
@@ -45,101 +65,234 @@ def work(k):
             if due > start + seconds:
                 return
             time.sleep(max(0, due - time.time()))
-            row = conn.execute("INSERT INTO user_actions (user_id, action_type) "
-                               "VALUES (1 + %s %% 1000, 'tick') RETURNING id", (i,)).fetchone()
-            t = time.time()
-            with lock:
-                out.append((row[0], t))
+            conn.execute("INSERT INTO user_actions (user_id, action_type) "
+                         "VALUES (1 + %s %% 1000, 'tick')", (i,))
             i += 1
 ts = [threading.Thread(target=work, args=(k,)) for k in range(threads)]
 [t.start() for t in ts]; [t.join() for t in ts]
-json.dump(out, sys.stdout)
 """
 
 
-class Probe:
-    name = "probe"
+def cpu_ms(pid: int, children: bool = False) -> float:
+    """utime + stime (+ the reaped children's) of a process, in ms; 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime
+    if children:
+        ticks += int(fields[13]) + int(fields[14])  # cutime, cstime
+    return ticks * 1000 / TICK
 
-    def __init__(self) -> None:
-        self.seen: dict[int, float] = {}
 
-    def handle(self, conn: psycopg.Connection[Row], events: Sequence[Event]) -> None:
-        now = time.time()
-        for e in events:
-            if e.data and e.table_name == "public.user_actions":
-                self.seen.setdefault(int(e.data["id"]), now)
+def children_of(ppid: int) -> list[int]:
+    pids = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == ppid:
+                pids.append(int(d.name))
+    return pids
 
 
-def setup(url: str, cfg_dir: Path) -> None:
+@dataclass
+class Cpu:
+    """CPU time, in ms, used so far by the listener, its backends and all of PostgreSQL."""
+
+    listener: float
+    backends: float
+    postgres: float
+
+    @classmethod
+    def now(cls, listener: int, backends: list[int], postmaster: int) -> Cpu:
+        return cls(cpu_ms(listener), sum(cpu_ms(p) for p in backends),
+                   cpu_ms(postmaster, children=True)
+                   + sum(cpu_ms(p) for p in children_of(postmaster)))
+
+    def __sub__(self, other: Cpu) -> Cpu:
+        return Cpu(self.listener - other.listener, self.backends - other.backends,
+                   self.postgres - other.postgres)
+
+    def per_1000(self, events: int) -> Cpu:
+        k = max(events, 1) / 1000
+        return Cpu(self.listener / k, self.backends / k, self.postgres / k)
+
+
+@dataclass
+class Result:
+    mode: str
+    events: int = 0
+    seconds: float = 0.0
+    cpu: Cpu = field(default_factory=lambda: Cpu(0, 0, 0))
+    latency: list[float] = field(default_factory=list)
+    warm: list[float] = field(default_factory=list)  # after the first second (idle wake-up)
+    expected: int = 0
+    steady_cpu: Cpu = field(default_factory=lambda: Cpu(0, 0, 0))
+
+
+def scalar(conn: psycopg.Connection[tuple[object, ...]], query: str,
+           params: tuple[object, ...] = ()) -> object:
+    row = conn.execute(query, params).fetchone()
+    return row[0] if row else None
+
+
+def processed(conn: psycopg.Connection[tuple[object, ...]]) -> int:
+    return int(str(scalar(conn, "SELECT coalesce(max(processed), 0) FROM skene.cursors "
+                                "WHERE name = 'main'")))
+
+
+def wait_processed(conn: psycopg.Connection[tuple[object, ...]], target: int,
+                   timeout: float) -> float:
+    """Poll until the cursor has counted `target`; the time it did (monotonic)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if processed(conn) >= target:
+            return time.monotonic()
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"listener did not catch up: {processed(conn):,} < {target:,}")
+        time.sleep(0.02)
+
+
+def setup(c: PgCluster, mode: str) -> tuple[str, Path]:
+    url = create_db(c, f"listen_{mode}")
+    cfg = c.datadir.parent / f"{mode}.yaml"
+    cfg.write_text(CONFIGS[mode])
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute((ROOT / "tests" / "app_schema.sql").read_text())
         conn.execute("INSERT INTO users (email) SELECT 'u' || g || '@x.test' "
                      "FROM generate_series(1, 1000) g")
-    runner.migrate(url, parse_config(DEFAULT_CONFIG, str(cfg_dir / "skene.yaml")))
+    runner.migrate(url, parse_config(CONFIGS[mode], str(cfg)))
+    return url, cfg
 
 
-def throughput(url: str, rows: int, handlers: bool) -> float:
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("TRUNCATE skene.events, skene.activity_daily, skene.user_activity")
-        conn.execute("UPDATE skene.cursors SET txid = '0', event_id = 0, processed = 0")
-        for _ in range(rows // 10_000):
-            conn.execute("INSERT INTO user_actions (user_id, action_type) "
-                         "SELECT 1 + g % 1000, 'bulk' FROM generate_series(1, 10000) g")
-    config = parse_config(DEFAULT_CONFIG, "skene.yaml")
-    consumer = EventConsumer(url, build_handlers(config) if handlers else [], batch_size=5000)
-    start = time.perf_counter()
-    n = consumer.drain()
-    secs = time.perf_counter() - start
-    assert n == rows, (n, rows)
-    return rows / secs
+def insert(conn: psycopg.Connection[tuple[object, ...]], rows: int, per_txn: int) -> None:
+    for first in range(0, rows, per_txn):
+        conn.execute("INSERT INTO user_actions (user_id, action_type) SELECT 1 + g %% 1000, "
+                     "'bulk' FROM generate_series(1, %s) g", (min(per_txn, rows - first),))
 
 
-def latency(url: str, rate: float, seconds: float) -> tuple[list[float], int]:
-    config = parse_config(DEFAULT_CONFIG, "skene.yaml")
-    probe = Probe()
-    consumer = EventConsumer(url, [*build_handlers(config), probe],
-                             batch_size=config.capture.batch_size)
-    consumer.drain()
-    stop = threading.Event()
-    t = threading.Thread(target=consumer.run, args=(stop,))
-    t.start()
+def run_mode(c: PgCluster, mode: str, args: argparse.Namespace) -> Result:
+    url, cfg = setup(c, mode)
+    res = Result(mode)
+    log = open(c.datadir.parent / f"listen_{mode}.log", "w")  # noqa: SIM115
+    proc = subprocess.Popen([sys.executable, "-m", "skene_cdc", "listen"],
+                            env=cli_env(url, cfg), stdout=log, stderr=subprocess.STDOUT)
     try:
-        time.sleep(2)  # let it go idle, so the first rows also test the wake-up path
-        proc = subprocess.run([sys.executable, "-c", PRODUCER, url, str(rate), str(seconds)],
-                              capture_output=True, text=True, check=True)
-        committed = json.loads(proc.stdout)
-        deadline = time.time() + 10
-        while time.time() < deadline and any(i not in probe.seen for i, _ in committed):
-            time.sleep(0.05)
+        with psycopg.connect(url, autocommit=True) as conn:
+            postmaster = int(Path(f"/proc/{scalar(conn, 'SELECT pg_backend_pid()')}/stat")
+                             .read_text().rsplit(")", 1)[1].split()[1])
+            deadline = time.monotonic() + 60
+            while not scalar(conn, "SELECT count(*) > 0 FROM skene.listeners") or (
+                    mode == "logical" and not scalar(
+                        conn, "SELECT count(*) > 0 FROM pg_replication_slots WHERE active")):
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError(f"listener did not start; see {log.name}")
+                time.sleep(0.1)
+            insert(conn, 1000, 100)  # warm up: everything connected and flowing
+            wait_processed(conn, 1000, 60)
+            backends = [int(str(r[0])) for r in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE application_name LIKE 'skene-cdc %%' "
+                "AND pid <> pg_backend_pid()")]
+            # 1. Throughput: freeze the listener, commit N, let it go.
+            os.kill(proc.pid, signal.SIGSTOP)
+            try:
+                base = processed(conn)
+                insert(conn, args.events, args.txn_rows)
+                before = Cpu.now(proc.pid, backends, postmaster)
+                start = time.monotonic()
+            finally:
+                os.kill(proc.pid, signal.SIGCONT)
+            end = wait_processed(conn, base + args.events, max(120, args.events / 1000))
+            res.events, res.seconds = args.events, end - start
+            res.cpu = (Cpu.now(proc.pid, backends, postmaster) - before).per_1000(args.events)
+            # 2. Latency at a steady rate, with the listener's CPU at that rate.
+            time.sleep(2)  # idle first: the first rows also take the wake-up path
+            mark = int(str(scalar(conn, "SELECT coalesce(max(id), 0) FROM user_actions")))
+            base = processed(conn)
+            before = Cpu.now(proc.pid, backends, postmaster)
+            subprocess.run([sys.executable, "-c", PRODUCER, url, str(args.rate),
+                            str(args.seconds)], check=True)
+            res.expected = int(str(scalar(conn, "SELECT count(*) FROM user_actions "
+                                                "WHERE id > %s", (mark,))))
+            try:
+                wait_processed(conn, base + res.expected, 30)
+            except RuntimeError as exc:
+                print(f"{mode}: {exc}", file=sys.stderr)
+            res.steady_cpu = (Cpu.now(proc.pid, backends, postmaster) - before).per_1000(
+                res.expected)
+            rows = conn.execute(
+                "SELECT extract(epoch FROM h - c) * 1000, extract(epoch FROM c - min(c) OVER ()) "
+                "FROM (SELECT pg_xact_commit_timestamp(e.xmin) AS h, "
+                "             pg_xact_commit_timestamp(u.xmin) AS c "
+                "      FROM skene.events e JOIN user_actions u "
+                "        ON u.id = (e.data->>'id')::bigint "
+                "      WHERE e.table_name = 'public.user_actions' AND e.event = 'tick' "
+                "        AND u.id > %s) x", (mark,)).fetchall()
+            res.latency = [float(str(r[0])) for r in rows]
+            res.warm = [float(str(r[0])) for r in rows if float(str(r[1])) >= 1.0]
     finally:
-        stop.set()
-        t.join()
-    lat = [(probe.seen[i] - c) * 1000 for i, c in committed if i in probe.seen]
-    return lat, len(committed) - len(lat)
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        log.close()
+    return res
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--rows", type=int, default=100_000)
-    ap.add_argument("--rate", type=float, default=1000)
-    ap.add_argument("--seconds", type=float, default=20)
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--events", type=int, default=500_000, help="throughput: events pre-loaded")
+    ap.add_argument("--txn-rows", type=int, default=100, help="throughput: rows per app commit")
+    ap.add_argument("--rate", type=float, default=1000, help="latency: events/s")
+    ap.add_argument("--seconds", type=float, default=20, help="latency: duration")
+    ap.add_argument("--modes", default="trigger,logical")
     args = ap.parse_args(argv)
-    with cluster() as c:
-        cfg_dir = c.datadir.parent
-        (cfg_dir / "skene.yaml").write_text(DEFAULT_CONFIG)
-        url = create_db(c, "listener_bench")
-        setup(url, cfg_dir)
-        raw = throughput(url, args.rows, handlers=False)
-        full = throughput(url, args.rows, handlers=True)
-        print(f"\nListener throughput, {args.rows:,} committed events drained (events/s)")
-        print(table(["consumer", "events/s"], [
-            ["skene listener, real handlers (activity rollup)", full],
-            ["same batches, no handlers (read + checkpoint ceiling)", raw]]))
-        lat, missing = latency(url, args.rate, args.seconds)
-        print(f"\nCommit-to-handler latency at a steady {args.rate:,.0f} inserts/s for "
-              f"{args.seconds:.0f}s ({len(lat):,} events, {missing} not seen)")
-        print(table(["p50 ms", "p90 ms", "p99 ms", "max ms"], [[
-            percentile(lat, 50), percentile(lat, 90), percentile(lat, 99), max(lat or [0])]]))
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    results: list[Result] = []
+    with cluster(track_commit_timestamp="on", max_slot_wal_keep_size="20GB") as c:
+        for mode in modes:
+            results.append(run_mode(c, mode, args))
+            print(f"{mode}: {results[-1].events / results[-1].seconds:,.0f} events/s",
+                  file=sys.stderr, flush=True)
+
+    def row(name: str, f: Callable[[Result], object]) -> list[object]:
+        return [name, *(f(r) for r in results)]
+
+    def ceiling(cpu: Cpu) -> float:
+        return 2000 / max(cpu.listener + cpu.postgres, 1e-9) * 1000
+
+    print(f"\n`skene-cdc listen`, whole process, default config's handlers; throughput: "
+          f"{args.events:,} events committed ({args.txn_rows} rows a commit) while the listener "
+          f"was stopped, then timed to handled; latency: single-row commits at "
+          f"{args.rate:,.0f}/s for {args.seconds:.0f}s, commit -> handled (server commit "
+          f"timestamps). Targets: >= 60,000 events/s, p99 <= 50 ms. CPU in ms per 1,000 events.")
+    print(table(["", *(r.mode for r in results)], [
+        row("throughput, events/s (commit -> handled)", lambda r: r.events / r.seconds),
+        row("catch-up time, s", lambda r: r.seconds),
+        row("CPU: listener process", lambda r: r.cpu.listener),
+        row("CPU: its PostgreSQL backends (+ walsender)", lambda r: r.cpu.backends),
+        row("CPU: all PostgreSQL processes", lambda r: r.cpu.postgres),
+        row("cores busy while catching up (listener + PostgreSQL)",
+            lambda r: (r.cpu.listener + r.cpu.postgres) * r.events / r.seconds / 1e6),
+        row("ceiling at that CPU, 1 core (no overlap), events/s", lambda r: ceiling(r.cpu) / 2),
+        row("ceiling at that CPU, 2 cores, events/s", lambda r: ceiling(r.cpu)),
+        row(f"latency p50 ms at {args.rate:,.0f}/s", lambda r: percentile(r.latency, 50)),
+        row("latency p90 ms", lambda r: percentile(r.latency, 90)),
+        row("latency p99 ms", lambda r: percentile(r.latency, 99)),
+        row("latency max ms", lambda r: max(r.latency or [float("nan")])),
+        row("latency p99 ms after the first second (woken from idle)",
+            lambda r: percentile(r.warm, 99)),
+        row("events handled / committed", lambda r: f"{len(r.latency):,} / {r.expected:,}"),
+        row("steady CPU: listener process", lambda r: r.steady_cpu.listener),
+        row("steady CPU: its PostgreSQL backends", lambda r: r.steady_cpu.backends),
+        row("steady CPU: all PostgreSQL (app inserts too)", lambda r: r.steady_cpu.postgres),
+    ]))
 
 
 if __name__ == "__main__":

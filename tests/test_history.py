@@ -51,6 +51,19 @@ def test_retention_drops_whole_days_and_rollups_keep_the_rest(db_url: str, confi
     assert scalar(db_url, "SELECT last_activity_at::date FROM skene.users") == today
 
 
+def test_history_follows_its_clock(db_url: str) -> None:
+    """`History(clock=...)` (the soak bench's simulated days): partitions are made around the
+    clock's day and days past the retention by that clock dropped, as with real time."""
+    later = datetime.now(UTC) + timedelta(days=20)
+    with psycopg.connect(db_url, row_factory=Dict) as conn:
+        history = History(timedelta(days=2), clock=lambda: later)
+        with conn.transaction():
+            history.maintain(conn)
+        assert history.wanted(later.date()) and not history.wanted(later.date() - timedelta(2))
+    assert min(days_of(db_url)) == later.date() - timedelta(days=1)
+    assert later.date() + timedelta(days=2) in days_of(db_url)
+
+
 def test_status_and_check_tell_the_disk_story(db_url: str, tmp_path: Path) -> None:
     cfg = tmp_path / "skene.yaml"
     write_config(tmp_path, DEFAULT_CONFIG + "events: {retention: 30d, disk_budget: 1kB}\n")

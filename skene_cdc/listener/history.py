@@ -5,7 +5,7 @@ ever wait on these locks, and at most lock_timeout; the app never touches this t
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -40,6 +40,10 @@ def retention(config: Config) -> timedelta | None:
     return None if isinstance(value, str) else value
 
 
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
 def horizon(keep: timedelta | None, now: datetime | None = None) -> date | None:
     """The oldest day a history kept for `keep` holds (None: every day)."""
     if keep is None:
@@ -61,10 +65,13 @@ def partitions(conn: psycopg.Connection[Row]) -> list[Partition]:
 
 class History:
     """The consumer's view of the partitions: which days exist (so a batch stores exactly
-    those), making the missing ones, and the daily retention pass."""
+    those), making the missing ones, and the daily retention pass. `clock` says what time it
+    is (real time; the soak bench passes a simulated one to walk through days quickly)."""
 
-    def __init__(self, keep: timedelta | None = timedelta(days=30)) -> None:
+    def __init__(self, keep: timedelta | None = timedelta(days=30), *,
+                 clock: Callable[[], datetime] = utcnow) -> None:
         self.keep = keep  # events.retention; None for `forever`
+        self.clock = clock
         self.days: set[date] = set()
 
     def refresh(self, conn: psycopg.Connection[Row]) -> None:
@@ -72,7 +79,8 @@ class History:
 
     def wanted(self, day: date, now: datetime | None = None) -> bool:
         """A day history should keep: not past the retention, not absurdly far ahead."""
-        today = (now or datetime.now(UTC)).astimezone(UTC).date()
+        now = now or self.clock()
+        today = now.astimezone(UTC).date()
         oldest = horizon(self.keep, now)
         return (oldest is None or day >= oldest) and day <= today + timedelta(days=AHEAD_DAYS + 5)
 
@@ -108,7 +116,8 @@ class History:
         redelivery ids forgotten. Returns what was done, for the log."""
         done: list[str] = []
         self.refresh(conn)
-        today = (now or datetime.now(UTC)).astimezone(UTC).date()
+        now = now or self.clock()
+        today = now.astimezone(UTC).date()
         made = self.ensure(conn, [today + timedelta(days=i) for i in range(-1, AHEAD_DAYS + 1)])
         done += [f"history: partition {partition_name(d)} created" for d in made]
         oldest = horizon(self.keep, now)
