@@ -7,7 +7,7 @@ moves them into skene.events; the history's partitions follow a simulated clock
 Each row's `created_at` (the configured timestamp column) is the simulated time, so events land
 in their simulated day's partition.
 
-The queue's tables rotate by transaction-id ranges (65,536 ids each), not by time: bulk
+The queue's tables rotate by transaction-id ranges (4,096 ids each), not by time: bulk
 statements use few ids, so the bench spends `--xids-per-day` ids (empty committed transactions,
 as other apps of the cluster would) across each day, and the queue is truncated as it would be
 in production. Prints a line per simulated day, then the disk per day.
@@ -94,8 +94,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--rows-per-statement", type=int, default=1000)
     ap.add_argument("--chunks-per-day", type=int, default=24,
                     help="insert, spend ids, consume: this many times a simulated day")
-    ap.add_argument("--xids-per-day", type=int, default=200_000,
-                    help="transaction ids spent a day (a queue range is 65,536)")
+    ap.add_argument("--xids-per-day", type=int, default=20_000,
+                    help="transaction ids spent a day (a queue range is 4,096)")
     ap.add_argument("--users", type=int, default=1000)
     ap.add_argument("--batch-size", type=int, default=5000, help="the consumer's batch size")
     ap.add_argument("--autovacuum-naptime", default="1s",
