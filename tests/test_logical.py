@@ -4,6 +4,9 @@ publication/slot/identity management, refusals, status, the slot-lag guard, unin
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,8 +19,8 @@ from skene_cdc.errors import PrerequisiteError, SkeneError
 from skene_cdc.listener.replication import LogicalCapture
 from skene_cdc.migrations import runner
 from skene_cdc.migrations.logical import check_logical
-from tests.conftest import DEFAULT_CONFIG, clone, consume, drop, run_cli, scalar, write_config
-from tests.logical_util import dbname, wait_for, write_logical
+from tests.conftest import DEFAULT_CONFIG, cli_env, clone, consume, drop, run_cli, scalar, write_config
+from tests.logical_util import dbname, logical_config, wait_for, write_logical
 from tests.pgcluster import PgCluster
 
 TYPED = """
@@ -355,3 +358,27 @@ def test_large_transaction_never_times_out_the_walsender(app_url: str, tmp_path:
                      "SELECT 1, 'bulk' FROM generate_series(1, 200000)")
     cap = LogicalCapture(app_url, cfg, extra_options="-c wal_sender_timeout=1s")
     assert cap.drain() == 200_001
+
+
+def test_idle_listener_is_woken_by_logical_capture_not_by_polling(app_url: str,
+                                                                    tmp_path: Path) -> None:
+    """Logical capture writes the queue itself, without the triggers' NOTIFY: its batch must
+    wake a sleeping consumer, or the first change after a quiet spell waits a poll_interval."""
+    text = logical_config(f"s_{dbname(app_url)}").replace("poll_interval: 1s",
+                                                          "poll_interval: 120s")
+    runner.migrate(app_url, write_config(tmp_path, text))
+    proc = subprocess.Popen([sys.executable, "-m", "skene_cdc", "listen"], text=True,
+                            env=cli_env(app_url, tmp_path / "skene.yaml"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_for(lambda: scalar(app_url, "SELECT bool_or(sleeping_until > now()) FROM "
+                                         "skene.listeners") is True, what="listener asleep")
+        with psycopg.connect(app_url) as conn:
+            conn.execute("INSERT INTO users (email) VALUES ('woken@x.test')")
+        # With a 120 s poll interval, only a wake-up gets this handled in time.
+        wait_for(lambda: scalar(app_url, "SELECT count(*) FROM skene.events WHERE "
+                                         "data->>'email' = 'woken@x.test'") == 1, timeout=40,
+                 what="logical capture waking the consumer")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(15)
