@@ -37,7 +37,7 @@ from skene_cdc.listener.users_watch import UsersWatch
 log = logging.getLogger("skene.listener")
 
 CHANNEL = "skene_events"
-BUSY_POLL = 0.02  # seconds between polls while events flowed in the last second
+BUSY_POLL = 0.02  # seconds from one poll to the next while events flowed in the last second
 BUSY_WINDOW = 1.0
 HISTORY_EVERY = 3600.0  # seconds between retention passes
 REPEAT_LOG_EVERY = 300.0  # the same error is logged again at most this often
@@ -222,6 +222,7 @@ class EventConsumer:
             failures = 0
             try:
                 while not stop.is_set():
+                    started = time.monotonic()
                     try:
                         n = self.step(conn)
                         failures = 0
@@ -241,7 +242,10 @@ class EventConsumer:
                         self._heartbeat(conn, None)
                         last_beat = now
                     if now - last_work < BUSY_WINDOW:
-                        self._wait(wake, stop, BUSY_POLL)
+                        # A poll every BUSY_POLL from start to start, not a BUSY_POLL gap after
+                        # each batch: an event that just missed a batch waits for the next
+                        # poll, not for the batch's own time on top.
+                        self._wait(wake, stop, BUSY_POLL - (time.monotonic() - started))
                         continue
                     # Idle: ask triggers for a NOTIFY, look once more (closes the race with a
                     # commit that missed the flag), then sleep until woken or the poll interval.
