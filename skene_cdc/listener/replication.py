@@ -33,9 +33,9 @@ from skene_cdc.errors import SkeneError
 from skene_cdc.listener import pgoutput as po
 from skene_cdc.listener.eventwriter import EventWriter
 from skene_cdc.listener.logical_session import Session
-from skene_cdc.listener.service import run_with_reconnect
 from skene_cdc.listener.slotops import SlotState, guard_inactive_slot, parse_size
 from skene_cdc.listener.walstream import ReplicationStream
+from skene_cdc.service import run_with_reconnect
 
 log = logging.getLogger("skene.logical")
 
@@ -139,7 +139,7 @@ class LogicalCapture:
 
 
 def build_logical(url: str, config: Config) -> list[LogicalCapture]:
-    """The seam for listener/runner.build_services: one service if any table is logical."""
+    """The seam for runtime/services.build_services: one service if any table is logical."""
     return [LogicalCapture(url, config)] if uses_logical(config) else []
 
 

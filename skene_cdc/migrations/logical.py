@@ -16,7 +16,7 @@ import psycopg
 from psycopg import sql as pgsql
 
 from skene_cdc import sql
-from skene_cdc.checks import CheckContext, Problem, register
+from skene_cdc.checks import CheckContext, Problem
 from skene_cdc.config import Config
 from skene_cdc.db import Row
 from skene_cdc.errors import ConfigError, PrerequisiteError
@@ -121,7 +121,6 @@ def preflight(conn: psycopg.Connection[Row], config: Config, specs: Sequence[Cap
                  "`capture: trigger`, which needs none of this)")
 
 
-@register
 def check_logical(ctx: CheckContext) -> Iterable[Problem]:
     """`skene-cdc check`: the same prerequisites, plus how the slot is doing."""
     tables = logical_tables(ctx.config)

@@ -23,7 +23,7 @@ import redis
 
 from skene_cdc.db import Row, connect
 from skene_cdc.errors import SkeneError
-from skene_cdc.listener.service import run_with_reconnect
+from skene_cdc.service import run_with_reconnect
 
 log = logging.getLogger("skene.streams")
 

@@ -13,7 +13,7 @@ import psycopg
 from psycopg import sql as pgsql
 
 from skene_cdc import sql
-from skene_cdc.checks import CheckContext, Problem, register
+from skene_cdc.checks import CheckContext, Problem
 from skene_cdc.db import Row
 from skene_cdc.handlers.loops.conditions import as_reader, describe_error
 from skene_cdc.handlers.loops.plan import StepPlan, plan_loops
@@ -22,7 +22,6 @@ from skene_cdc.handlers.loops.safety import bind_user
 PROBE_TIMEOUT = timedelta(seconds=5)
 
 
-@register
 def check_loops(ctx: CheckContext) -> Iterable[Problem]:
     plans, problems = plan_loops(ctx.config)
     yield from problems
