@@ -6,6 +6,7 @@ same); one under `if TYPE_CHECKING:` does not (it never runs)."""
 from __future__ import annotations
 
 import ast
+from itertools import pairwise
 from pathlib import Path
 
 import skene_cdc
@@ -96,7 +97,7 @@ def test_no_import_cycle_between_packages() -> None:
     graph = package_graph()
     cycle = find_cycle(graph)
     if cycle:
-        steps = [f"{a} -> {b} ({', '.join(graph[a][b][:3])})" for a, b in zip(cycle, cycle[1:])]
+        steps = [f"{a} -> {b} ({', '.join(graph[a][b][:3])})" for a, b in pairwise(cycle)]
         raise AssertionError("import cycle between packages:\n  " + "\n  ".join(steps))
 
 
