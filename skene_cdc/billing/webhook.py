@@ -30,7 +30,7 @@ from skene_cdc.billing.refetch import Refetcher
 from skene_cdc.billing.users import check_stripe_config
 from skene_cdc.config import Config, load_config
 from skene_cdc.db import connect, require_schema
-from skene_cdc.errors import ConfigError, SkeneError
+from skene_cdc.errors import ConfigError, SkeneError, first_line
 from skene_cdc.freemium.meter import client as meter_client
 from skene_cdc.freemium.meter import redis_config
 from skene_cdc.freemium.rules import build_rules
@@ -109,15 +109,15 @@ class StripeWebhookApp:
             return self.malformed(exc.reason, event)
         except psycopg.DataError as exc:
             # A value PostgreSQL refuses will be refused on every retry too.
-            return self.malformed(f"the database refused a value in it ({_first_line(exc)})",
+            return self.malformed(f"the database refused a value in it ({first_line(exc)})",
                                   event)
         except (psycopg.Error, SkeneError) as exc:
             # Stripe retries non-2xx answers for days; the event is recorded only on success.
-            log.error("stripe: could not process %s: %s", event["id"], _first_line(exc))
+            log.error("stripe: could not process %s: %s", event["id"], first_line(exc))
             return 500, {"error": "could not process the event; it will be retried"}
         except Exception as exc:  # a bug: one line in the log, the traceback with SKENE_DEBUG=1
             log.error("stripe: could not process %s: %s: %s (set SKENE_DEBUG=1 for the "
-                      "traceback)", event["id"], type(exc).__name__, _first_line(exc),
+                      "traceback)", event["id"], type(exc).__name__, first_line(exc),
                       exc_info=bool(os.environ.get("SKENE_DEBUG")))
             return 500, {"error": "could not process the event; it will be retried"}
         if not outcome.duplicate:
@@ -196,10 +196,6 @@ def _signed_at(header: str) -> int:
             return int(parts[1])
     return 0
 
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _route_path(scope: Scope) -> str:

@@ -9,7 +9,7 @@ import redis
 
 from skene_cdc.checks import CheckContext, Problem
 from skene_cdc.config.loops import BlockAction
-from skene_cdc.errors import ConfigError
+from skene_cdc.errors import ConfigError, first_line
 from skene_cdc.freemium.meter import redis_config
 from skene_cdc.freemium.rules import build_rules
 from skene_cdc.streams.consumer import redact_redis
@@ -65,6 +65,6 @@ def check_redis(ctx: CheckContext) -> Iterator[Problem]:
         with redis.Redis.from_url(rc.url, socket_timeout=2, socket_connect_timeout=2) as r:
             r.ping()
     except redis.RedisError as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = first_line(exc)
         yield Problem(where, f"Redis at {redact_redis(rc.url)} is unreachable ({reason})",
                       "start Redis, or fix redis.url / REDIS_URL")

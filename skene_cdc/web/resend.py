@@ -21,7 +21,6 @@ from skene_cdc.billing.webhook import (
     Receive,
     Scope,
     Send,
-    _first_line,
     _header,
     _lifespan,
     _read_body,
@@ -30,7 +29,7 @@ from skene_cdc.billing.webhook import (
 )
 from skene_cdc.config import Config
 from skene_cdc.db import connect
-from skene_cdc.errors import ConfigError, SkeneError
+from skene_cdc.errors import ConfigError, SkeneError, first_line
 from skene_cdc.handlers.email import provider_events
 
 log = logging.getLogger("skene.email")
@@ -82,7 +81,7 @@ class ResendWebhookApp:
                             "signature": headers.get("svix-signature") or ""}})
         except (UnicodeDecodeError, ValueError) as exc:
             reason = "the body is not UTF-8 text" if isinstance(exc, UnicodeDecodeError) \
-                else _first_line(exc)
+                else first_line(exc)
             log.warning("resend: refused a webhook: %s", reason)
             return 400, {"error": f"invalid webhook signature: {reason}"}
         try:
@@ -96,8 +95,8 @@ class ResendWebhookApp:
                 applied = provider_events.apply(conn, event)
         except psycopg.DataError as exc:
             return 400, {"error": f"malformed event: the database refused a value in it "
-                                  f"({_first_line(exc)})"}
+                                  f"({first_line(exc)})"}
         except (psycopg.Error, SkeneError) as exc:
-            log.error("resend: could not process %s: %s", event.id, _first_line(exc))
+            log.error("resend: could not process %s: %s", event.id, first_line(exc))
             return 500, {"error": "could not process the event; it will be retried"}
         return 200, applied.as_json()

@@ -26,14 +26,13 @@ from skene_cdc.billing.webhook import (
     Receive,
     Scope,
     Send,
-    _first_line,
     _lifespan,
     _read_body,
     _route_path,
 )
 from skene_cdc.config import Config
 from skene_cdc.db import connect
-from skene_cdc.errors import ConfigError, SkeneError
+from skene_cdc.errors import ConfigError, SkeneError, first_line
 from skene_cdc.handlers.email import suppression
 from skene_cdc.handlers.email.unsubscribe import ONE_CLICK, Grant, InvalidToken, secret_key, verify
 
@@ -118,7 +117,7 @@ class UnsubscribeApp:
                                       scope=scope, source="one-click" if one_click else "page")
         except (psycopg.Error, SkeneError) as exc:
             log.error("unsubscribe: could not record user %s's opt-out: %s", grant.user_id,
-                      _first_line(exc))
+                      first_line(exc))
             return 503, "Try again", ("<p>We could not record this right now. Please try again "
                                       "in a minute.</p>")
         if new:
