@@ -33,7 +33,7 @@ from skene_cdc.errors import SkeneError
 from skene_cdc.listener import pgoutput as po
 from skene_cdc.listener.eventwriter import EventWriter
 from skene_cdc.listener.logical_session import Session
-from skene_cdc.listener.slotops import SlotState, guard_inactive_slot, parse_size
+from skene_cdc.listener.slotops import SlotState, guard_inactive_slot
 from skene_cdc.listener.walstream import ReplicationStream
 from skene_cdc.service import run_with_reconnect
 
@@ -69,7 +69,7 @@ class LogicalCapture:
         self.extra_options = extra_options
         self.spool_dir = spool_dir
         self.guard_grace = guard_grace
-        self.max_slot_lag = parse_size(config.capture.max_slot_lag, config.where("capture"))
+        self.max_slot_lag = config.capture.max_slot_lag
         self.done = 0  # events written by finished sessions
         self.writer: EventWriter | None = None
 

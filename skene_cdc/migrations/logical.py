@@ -18,9 +18,10 @@ from psycopg import sql as pgsql
 from skene_cdc import sql
 from skene_cdc.checks import CheckContext, Problem
 from skene_cdc.config import Config
+from skene_cdc.config.types import format_size
 from skene_cdc.db import Row
-from skene_cdc.errors import ConfigError, PrerequisiteError
-from skene_cdc.listener.slotops import SlotState, human, level, parse_size
+from skene_cdc.errors import PrerequisiteError
+from skene_cdc.listener.slotops import SlotState, human, level
 from skene_cdc.migrations import capture
 from skene_cdc.migrations.capture import CaptureSpec, Plan
 
@@ -52,11 +53,6 @@ def logical_tables(config: Config) -> list[tuple[tuple[str | int, ...], str]]:
 def problems(conn: psycopg.Connection[Row], config: Config, tables: Sequence[str]) -> list[Problem]:
     found: list[Problem] = []
     where = config.where("capture")
-    try:
-        parse_size(config.capture.max_slot_lag, config.where("capture", "max_slot_lag"))
-    except ConfigError as exc:
-        found.append(Problem(config.where("capture", "max_slot_lag"), str(exc),
-                             "use a size such as 1GB"))
     p = conn.execute(sql.load("logical/prereqs")).fetchone()
     assert p is not None
     if p["wal_level"] != "logical":
@@ -130,7 +126,7 @@ def check_logical(ctx: CheckContext) -> Iterable[Problem]:
     found = problems(conn, ctx.config, [t for _, t in tables])
     p = conn.execute(sql.load("logical/prereqs")).fetchone()
     if p is not None and p["max_slot_wal_keep_size"] in ("-1", "-1MB", "-1kB"):
-        limit = ctx.config.capture.max_slot_lag
+        limit = format_size(ctx.config.capture.max_slot_lag or 1024**3)
         found.append(Problem(
             "database", "max_slot_wal_keep_size is unlimited: if the listener is down for long, "
                         "its slot keeps WAL until the disk is full",
@@ -138,7 +134,7 @@ def check_logical(ctx: CheckContext) -> Iterable[Problem]:
             f"pg_reload_conf();` (then PostgreSQL itself drops a slot that falls that far behind)",
             severity="warning"))
     slot = SlotState.read(conn, ctx.config.capture.slot)
-    limit_bytes = parse_size(ctx.config.capture.max_slot_lag)
+    limit_bytes = ctx.config.capture.max_slot_lag
     if slot is not None and level(slot.lag_bytes, limit_bytes) != "ok":
         found.append(Problem(
             "database", f"replication slot {slot.slot_name} is {human(slot.lag_bytes)} behind "
@@ -259,7 +255,7 @@ def plan_logical(conn: psycopg.Connection[Row], config: Config, specs: Sequence[
                      f"{state.confirmed_flush_lsn} were not captured): dropped",
                      _load("drop_slot", slot=pgsql.Literal(cap.slot)))
             plan.add(f"replication slot {cap.slot} created again", create, after_commit=True)
-    limit = parse_size(cap.max_slot_lag, config.where("capture", "max_slot_lag"))
+    limit = cap.max_slot_lag
     for key, value in (("slot", cap.slot), ("publication", cap.publication),
                        ("max_slot_lag", "off" if limit is None else str(limit))):
         _set_meta(plan, meta, key, value if logical else None,
