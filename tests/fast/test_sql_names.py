@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import re
+from functools import cache
 from pathlib import Path
 
 import skene_cdc
@@ -27,6 +28,7 @@ def sql_files() -> set[str]:
     return {p.relative_to(SQL).with_suffix("").as_posix() for p in SQL.rglob("*.sql")}
 
 
+@cache  # one scan of the code for the three tests
 def references() -> tuple[list[tuple[str, str]], set[str]]:
     """([(where, name) every constant name loaded or name-like], {names used})."""
     folders = {p.name for p in SQL.iterdir() if p.is_dir()}
