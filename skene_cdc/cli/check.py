@@ -16,7 +16,6 @@ import psycopg
 
 from skene_cdc.checks import Check, CheckContext, Problem, run_each
 from skene_cdc.cli.context import Ctx, pass_ctx
-from skene_cdc.cli.main import cli
 from skene_cdc.config import Config, load_config
 from skene_cdc.db import Row, connect, redact
 from skene_cdc.errors import ConfigError, SkeneError
@@ -74,7 +73,7 @@ def render(problems: Iterable[Problem]) -> str:
     return "\n".join(out)
 
 
-@cli.command()
+@click.command()
 @click.option("--json", is_flag=True, help="Print the problems as JSON.")
 @pass_ctx
 def check(ctx: Ctx, json: bool) -> None:

@@ -7,14 +7,13 @@ from pathlib import Path
 import click
 
 from skene_cdc.cli.context import Ctx, pass_ctx
-from skene_cdc.cli.main import cli
 from skene_cdc.db import connect, require_schema
 from skene_cdc.listener.control import ControlChannel, name_this_process
 from skene_cdc.runtime import services as runtime
 from skene_cdc.runtime import supervisor
 
 
-@cli.command()
+@click.command()
 @click.option("--once", is_flag=True, help="Process everything pending and due, then exit.")
 @pass_ctx
 def listen(ctx: Ctx, once: bool) -> None:

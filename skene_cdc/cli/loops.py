@@ -10,7 +10,6 @@ from rich.console import Console
 from rich.table import Table
 
 from skene_cdc.cli.context import Ctx, pass_ctx
-from skene_cdc.cli.main import cli
 from skene_cdc.cli.render import render
 from skene_cdc.config import Config
 from skene_cdc.db import Row, connect, require_schema
@@ -26,7 +25,7 @@ from skene_cdc.handlers.loops.schedule import LoopScheduler
 from skene_cdc.runtime import services as runtime
 
 
-@cli.group()
+@click.group()
 def loops() -> None:
     """Run a loop now, or list loops with their funnel."""
 

@@ -20,11 +20,10 @@ from skene_cdc.cli.render import render_report
 # isort: split
 from skene_cdc import status as status_mod
 from skene_cdc.cli.context import Ctx, pass_ctx
-from skene_cdc.cli.main import cli
 from skene_cdc.db import connect, jsonable, redact, require_schema
 
 
-@cli.command()
+@click.command()
 @click.option("--json", "as_json", is_flag=True,
               help="Machine-readable output: one object, a key per section (docs/status.md).")
 @pass_ctx
