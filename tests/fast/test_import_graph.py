@@ -120,3 +120,32 @@ def test_listener_is_capture_only() -> None:
                        "skene_cdc.cli", "skene_cdc.migrations"}, uses
     assert not any("skene_cdc.runtime" in graph.get(p, {}) for p in graph
                    if p not in ("skene_cdc.cli", "skene_cdc.demo")), "only cli/demo use runtime"
+
+
+# docs/architecture.md's picture, bottom first: a package imports only from its own layer or the
+# ones before it (within a layer, the cycle test above still applies).
+LAYERS = [
+    {"errors", "sql", "config", "db", "progress", "__version__"},
+    {"service", "checks"},
+    {"streams"},
+    {"handlers"},
+    {"freemium", "billing"},
+    {"listener"},
+    {"migrations"},
+    {"inspect", "status", "report", "backfill"},
+    {"runtime"},
+    {"web", "demo"},
+    {"cli", "__main__"},
+]
+
+
+def test_imports_follow_the_layers_of_the_architecture_picture() -> None:
+    layer = {name: i for i, names in enumerate(LAYERS) for name in names}
+    graph = package_graph()
+    packages = {p.removeprefix("skene_cdc.") for p in graph} | {
+        b.removeprefix("skene_cdc.") for targets in graph.values() for b in targets}
+    assert packages <= set(layer), f"add to LAYERS (and the picture): {packages - set(layer)}"
+    up = [f"{a} -> {b} ({', '.join(where[:2])})" for a, targets in graph.items()
+          for b, where in targets.items()
+          if layer[b.removeprefix("skene_cdc.")] > layer[a.removeprefix("skene_cdc.")]]
+    assert not up, "imports up the layers:\n  " + "\n  ".join(up)
