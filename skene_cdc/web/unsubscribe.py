@@ -22,14 +22,7 @@ from urllib.parse import parse_qs, quote
 
 import psycopg
 
-from skene_cdc.billing.webhook import (
-    Receive,
-    Scope,
-    Send,
-    _lifespan,
-    _read_body,
-    _route_path,
-)
+from skene_cdc.asgi import Receive, Scope, Send, lifespan, read_body, route_path
 from skene_cdc.config import Config
 from skene_cdc.db import connect
 from skene_cdc.errors import ConfigError, SkeneError, first_line
@@ -58,11 +51,11 @@ class UnsubscribeApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await lifespan(receive, send)
             return
         if scope["type"] != "http":
             return
-        if _route_path(scope) not in self.paths:
+        if route_path(scope) not in self.paths:
             await _page(send, 404, "Not found", "<p>There is nothing here.</p>")
             return
         query = parse_qs(bytes(scope.get("query_string", b"")).decode("latin-1"))
@@ -71,7 +64,7 @@ class UnsubscribeApp:
         if method in ("GET", "HEAD"):
             status, title, body = self.confirm(token)
         elif method == "POST":
-            raw = await _read_body(receive) or b""
+            raw = await read_body(receive) or b""
             form = parse_qs(raw[:4096].decode("utf-8", "replace"))
             token = token or (form.get("token") or [""])[0]
             one_click = ONE_CLICK in raw.decode("utf-8", "replace")
