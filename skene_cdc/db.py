@@ -6,11 +6,19 @@ import re
 from typing import Any
 
 import psycopg
+from psycopg import sql as pgsql
 from psycopg.rows import dict_row
 
 from skene_cdc.errors import SkeneError, first_line
 
 Row = dict[str, Any]
+
+
+def table_ident(table_name: str) -> pgsql.Identifier:
+    """`schema.table` as psycopg's quoted identifier (names come from skene.yaml, validated there
+    as one or two identifiers, or from the catalog)."""
+    schema, _, table = table_name.partition(".")
+    return pgsql.Identifier(schema, table)
 
 
 def jsonable(value: Any) -> Any:

@@ -19,7 +19,7 @@ from skene_cdc import sql
 from skene_cdc.checks import CheckContext, Problem
 from skene_cdc.config import Config
 from skene_cdc.config.types import format_size
-from skene_cdc.db import Row
+from skene_cdc.db import Row, table_ident
 from skene_cdc.errors import PrerequisiteError
 from skene_cdc.listener.slotops import SlotState, human, level
 from skene_cdc.migrations import capture
@@ -30,11 +30,6 @@ IDENT_KEY = "replica_identity:"
 
 def _load(name: str, **parts: pgsql.Composable) -> pgsql.Composed:
     return pgsql.SQL(sql.load(f"logical/{name}")).format(**parts)
-
-
-def _ident(table_name: str) -> pgsql.Identifier:
-    schema, _, table = table_name.partition(".")
-    return pgsql.Identifier(schema, table)
 
 
 def logical_tables(config: Config) -> list[tuple[tuple[str | int, ...], str]]:
@@ -171,7 +166,7 @@ def _restore(table: str, original: str) -> pgsql.Composed:
         identity = pgsql.SQL("USING INDEX {}").format(pgsql.Identifier(original[2:]))
     else:
         identity = pgsql.SQL({"n": "NOTHING", "f": "FULL"}.get(original, "DEFAULT"))
-    return _load("replica_identity", table=_ident(table), identity=identity)
+    return _load("replica_identity", table=table_ident(table), identity=identity)
 
 
 def _set_meta(plan: Plan, meta: dict[str, Any], key: str, value: str | None, label: str) -> None:
@@ -210,7 +205,7 @@ def plan_logical(conn: psycopg.Connection[Row], config: Config, specs: Sequence[
             why = ("replica_identity: full" if cap.replica_identity == "full" else
                    f"deletes must carry {spec.user_id_column}")
             plan.add(f"{spec.table_name}: REPLICA IDENTITY FULL ({why})",
-                     _load("replica_identity", table=_ident(spec.table_name),
+                     _load("replica_identity", table=table_ident(spec.table_name),
                            identity=pgsql.SQL("FULL")))
             if spec.table_name not in changed:
                 _set_meta(plan, meta, IDENT_KEY + spec.table_name, _original(info),
@@ -231,7 +226,7 @@ def plan_logical(conn: psycopg.Connection[Row], config: Config, specs: Sequence[
     if logical:
         pub = conn.execute(sql.load("logical/publication_tables"),
                            {"publication": cap.publication}).fetchone()
-        tables = pgsql.SQL(", ").join(_ident(t) for t in wanted)
+        tables = pgsql.SQL(", ").join(table_ident(t) for t in wanted)
         name = pgsql.Identifier(cap.publication)
         if pub is None:
             plan.add(f"publication {cap.publication} created for {', '.join(wanted)}",
