@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: demo test fuzz lint deps bench install
+.PHONY: demo test test-fast fuzz lint deps bench install
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ lint: $(VENV)/.installed
 
 test: $(VENV)/.installed deps lint
 	$(PY) -m pytest
+
+# Pure logic, in-process, no PostgreSQL or Redis (tests/conftest.py marks them): seconds, while
+# `make test` still runs everything.
+test-fast: $(VENV)/.installed
+	$(PY) -m pytest -q -m fast
 
 # The property-based tests with Hypothesis's long profile (tests/fuzz_settings.py): minutes, not
 # seconds. `make test` runs the same tests with the short profile.

@@ -26,7 +26,7 @@ import psycopg
 from psycopg import sql as pgsql
 
 from skene_cdc import sql
-from skene_cdc.db import Row, connect, require_schema
+from skene_cdc.db import Row, connect, require_schema, table_ident
 from skene_cdc.errors import SkeneError
 from skene_cdc.progress import progress
 
@@ -46,11 +46,6 @@ class TableResult:
         return (f"{self.table_name}: {self.inserted:,} events imported from {self.scanned:,} "
                 f"rows ({self.scanned - self.inserted:,} skipped: written since capture began, "
                 "or without a user)")
-
-
-def _ident(table_name: str) -> pgsql.Identifier:
-    schema, _, table = table_name.partition(".")
-    return pgsql.Identifier(schema, table)
 
 
 def backfill(url: str, *, tables: list[str] | None = None, batch_size: int = DEFAULT_BATCH,
@@ -96,7 +91,7 @@ def _backfill_table(conn: psycopg.Connection[Row], spec: Row, batch_size: int,
     if start is None:
         raise SkeneError(f"{name}: the start of its capture is not recorded",
                          hint="Run `skene-cdc migrate` (it records it), then backfill")
-    ident = _ident(name)
+    ident = table_ident(name)
     info = conn.execute(sql.load("backfill/table_info"),
                         {"name": ident.as_string(conn)}).fetchone() or {}
     if info.get("pk"):

@@ -1,11 +1,13 @@
 """`skene-cdc check`: every problem in one run, each with where and how to fix it.
 
-Each area registers check functions in CHECKS; a check reads, never writes. `conn` is None when
-the database could not be reached (that is itself reported once by the base checks)."""
+The shapes every area's checks share. Each area keeps its check functions next to what they
+check; runtime/checks.py lists them, in the order `check` reports them. A check reads, never
+writes. `conn` is None when the database could not be reached (`check` reports that once itself).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import psycopg
@@ -33,17 +35,12 @@ class CheckContext:
 
 
 Check = Callable[[CheckContext], Iterable[Problem]]
-CHECKS: list[Check] = []
 
 
-def register(fn: Check) -> Check:
-    CHECKS.append(fn)
-    return fn
-
-
-def run_checks(ctx: CheckContext) -> list[Problem]:
+def run_each(ctx: CheckContext, checks: Sequence[Check]) -> list[Problem]:
+    """Every check's problems, in order; one that fails on the database is itself a problem."""
     problems: list[Problem] = []
-    for check in CHECKS:
+    for check in checks:
         try:
             problems.extend(check(ctx))
         except psycopg.Error as exc:
@@ -53,6 +50,3 @@ def run_checks(ctx: CheckContext) -> list[Problem]:
                                     "see the message; fix and re-run `skene-cdc check`"))
     return problems
 
-
-# Areas register their checks when imported; `register` exists by now, so the cycle is safe.
-from skene_cdc.freemium import checks as _freemium_checks  # noqa: E402,F401

@@ -6,11 +6,36 @@ import re
 from typing import Any
 
 import psycopg
+from psycopg import sql as pgsql
 from psycopg.rows import dict_row
 
-from skene_cdc.errors import SkeneError
+from skene_cdc.errors import SkeneError, first_line
 
 Row = dict[str, Any]
+
+
+def table_ident(table_name: str) -> pgsql.Identifier:
+    """`schema.table` as psycopg's quoted identifier (names come from skene.yaml, validated there
+    as one or two identifiers, or from the catalog)."""
+    schema, _, table = table_name.partition(".")
+    return pgsql.Identifier(schema, table)
+
+
+def jsonable(value: Any) -> Any:
+    """A database value as JSON holds it, for delivery contexts and `status --json`: timestamps
+    and dates as ISO 8601, numerics as numbers, JSON as itself, anything else (uuid, interval,
+    bytea) as its text. One rule, so a template sees a column the same way from every loop type."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if hasattr(value, "as_integer_ratio"):  # Decimal
+        return float(value)
+    return str(value)
 
 # What this process calls itself in pg_stat_activity. `listen` names its sessions after the
 # listener (listener/control.py), so `status` and `uninstall` can tell which listeners are
@@ -53,7 +78,7 @@ def connect(url: str, *, autocommit: bool = False, **kwargs: Any) -> psycopg.Con
         raise SkeneError(f"cannot connect to {redact(url)}: {reason}",
                          hint="Check that PostgreSQL is running and DATABASE_URL is right") from None
     except psycopg.ProgrammingError as exc:  # libpq could not parse the connection string
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = first_line(exc)
         raise SkeneError(f"--database-url / DATABASE_URL {redact(url)!r} is not a connection "
                          f"string PostgreSQL understands ({reason})", hint=URL_HINT) from None
 

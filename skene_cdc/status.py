@@ -1,5 +1,6 @@
 """What `skene-cdc status` reports: a dict of sections, each from a function over one connection.
-Other parts (loops, logical replication) append their own section functions."""
+SECTIONS below is the whole list, in the order `status` prints them; an area with something to
+report adds its function there (each area's own query lives with it)."""
 
 from __future__ import annotations
 

@@ -41,6 +41,24 @@ email:
 _counter = itertools.count()
 
 
+# The fast tier (`make test-fast`, `pytest -m fast`): every test that needs no server and starts
+# no process, found by what it uses rather than by a list to keep up to date. A test whose
+# fixtures (however indirect) include one of these is a cluster test; one whose own code names
+# one of SPAWNS is a process test. Everything else is pure logic, in-process: seconds in all.
+CLUSTER_FIXTURES = frozenset({"pg", "redis_server", "own_redis"})
+SPAWNS = frozenset({"run_cli", "subprocess", "Popen", "start_listener", "run_demo", "PgCluster",
+                    "RedisServer"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        function = getattr(item, "function", None)
+        names = getattr(item, "fixturenames", ())
+        if function is not None and item.get_closest_marker("slow") is None and \
+                CLUSTER_FIXTURES.isdisjoint(names) and SPAWNS.isdisjoint(function.__code__.co_names):
+            item.add_marker(pytest.mark.fast)
+
+
 @pytest.fixture(scope="session")
 def pg() -> Iterator[PgCluster]:
     if find_pg_bindir() is None:

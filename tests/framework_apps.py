@@ -164,7 +164,7 @@ def install(url: str, directory: Path) -> tuple[Config, str]:
 
 def listen_once(url: str, config: Config) -> dict[str, int]:
     """`skene-cdc listen --once` in-process: every service, the users watch included."""
-    from skene_cdc.listener.runner import build_services, drain_once
+    from skene_cdc.runtime.services import build_services, drain_once
 
     return drain_once(build_services(url, config))
 
@@ -175,7 +175,7 @@ class Listener:
 
     def __init__(self, url: str, config: Config) -> None:
         from skene_cdc.listener.consumer import EventConsumer
-        from skene_cdc.listener.runner import build_services
+        from skene_cdc.runtime.services import build_services
 
         self.services = build_services(url, config)
         for s in self.services:
@@ -183,7 +183,7 @@ class Listener:
                 s.watch.every = 0
 
     def drain(self) -> dict[str, int]:
-        from skene_cdc.listener.runner import drain_once
+        from skene_cdc.runtime.services import drain_once
 
         return drain_once(self.services)
 

@@ -8,7 +8,6 @@ import hmac
 import itertools
 import json
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
@@ -23,6 +22,7 @@ import psycopg
 import uvicorn
 
 from skene_cdc.config import Config
+from skene_cdc.demo.postgres import wait_for_port
 from tests.conftest import DEFAULT_CONFIG, write_config
 from tests.pgcluster import free_port
 
@@ -138,13 +138,8 @@ class PersistentRedis:
             [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory),
              "--appendonly", "yes", "--appendfsync", "always", "--save", ""],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
+        if wait_for_port(self.port):
+            return
         raise RuntimeError("redis-server did not start")
 
     def stop(self) -> None:

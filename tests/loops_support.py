@@ -12,7 +12,7 @@ from psycopg.rows import dict_row
 from skene_cdc.config import Config
 from skene_cdc.handlers.loops.plan import require_plans
 from skene_cdc.handlers.loops.schedule import LoopScheduler
-from skene_cdc.listener import runner
+from skene_cdc.runtime import services as runtime
 from tests.conftest import DEFAULT_CONFIG, write_config
 
 ACTIVATION = """
@@ -70,7 +70,7 @@ def established(url: str, config: Config, days: int = 3) -> None:
 
 def pipeline(url: str, config: Config) -> dict[str, int]:
     """`skene-cdc listen --once`, in-process: consume events, then fire what is due."""
-    return runner.drain_once(runner.build_services(url, config))
+    return runtime.drain_once(runtime.build_services(url, config))
 
 
 def run_loop(url: str, config: Config, name: str) -> None:
@@ -81,7 +81,7 @@ def run_loop(url: str, config: Config, name: str) -> None:
     plans = require_plans(config)
     scheduler = LoopScheduler(url, config, plans, listener_id="test")
     with psycopg.connect(url, row_factory=dict_row) as conn:
-        runner.process_pending(conn, runner.build_consumer(url, config))
+        runtime.process_pending(conn, runtime.build_consumer(url, config))
         with conn.transaction():
             register_loops(conn, config)
             for plan in plans:

@@ -4,12 +4,16 @@ in the package (skene_cdc/demo/postgres.py, which `skene-cdc demo` uses too); th
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
-import time
 from dataclasses import dataclass
 
-from skene_cdc.demo.postgres import INSTALL_HINT, PgCluster, find_pg_bindir, free_port
+from skene_cdc.demo.postgres import (
+    INSTALL_HINT,
+    PgCluster,
+    find_pg_bindir,
+    free_port,
+    wait_for_port,
+)
 
 __all__ = ["INSTALL_HINT", "PgCluster", "RedisServer", "find_pg_bindir", "free_port"]
 
@@ -29,13 +33,8 @@ class RedisServer:
         proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                                  "--appendonly", "no"], stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                return cls(port, proc)
-            except OSError:
-                time.sleep(0.05)
+        if wait_for_port(port):
+            return cls(port, proc)
         proc.kill()
         raise RuntimeError("redis-server did not start")
 

@@ -221,7 +221,7 @@ def test_the_watch_never_waits_behind_the_apps_migration(fullstack: tuple[str, C
     """The app's next migration holds its table while the listener wants to rebuild skene.users:
     the listener gives up after its short lock timeout, says so once, and rebuilds later."""
     from skene_cdc.db import connect
-    from skene_cdc.listener.users_watch import UsersWatch
+    from skene_cdc.migrations.users_watch import UsersWatch
 
     url, config = fullstack
     ddl(url, 'ALTER TABLE "user" DROP COLUMN is_superuser')

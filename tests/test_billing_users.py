@@ -12,10 +12,11 @@ import pytest
 import redis
 
 from skene_cdc.billing.webhook import StripeWebhookApp
-from skene_cdc.checks import CheckContext, run_checks
+from skene_cdc.checks import CheckContext
 from skene_cdc.config import Config
 from skene_cdc.errors import ConfigError
 from skene_cdc.freemium.meter import plan_key
+from skene_cdc.runtime.checks import run_checks
 from tests.conftest import run_cli, scalar, write_config
 from tests.freemium_support import freemium_config, rows, sign, stripe_event, subscription
 from tests.pgcluster import RedisServer

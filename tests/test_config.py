@@ -34,7 +34,7 @@ def test_env_interpolation() -> None:
     (lambda t: t.replace("version: 1", "version: 2"), "s.yaml:1: version:"),
     (lambda t: t.replace("poll_interval: 1s", "poll_interval: soon"),
      "s.yaml:10: capture.poll_interval: Value error, 'soon' is not a duration"),
-    (lambda t: t + "  bad: [unclosed\n", "s.yaml:"),
+    (lambda t: t + "  bad: [unclosed\n", "s.yaml:16: not valid YAML"),
 ])
 def test_bad_config_names_field_and_line(edit: object, expected: str) -> None:
     with pytest.raises(ConfigError) as info:

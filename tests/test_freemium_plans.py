@@ -7,11 +7,12 @@ from pathlib import Path
 import psycopg
 import redis
 
-from skene_cdc.checks import CheckContext, run_checks
+from skene_cdc.checks import CheckContext
 from skene_cdc.config import Config
 from skene_cdc.freemium.drain import UsageDrain
 from skene_cdc.freemium.gate import Gate
 from skene_cdc.freemium.meter import plan_key
+from skene_cdc.runtime.checks import run_checks
 from skene_cdc.status import collect
 from tests.conftest import write_config
 from tests.freemium_support import freemium_config, rows

@@ -17,10 +17,10 @@ import pytest
 from skene_cdc.config import Config
 from skene_cdc.handlers import build_handlers
 from skene_cdc.handlers.base import Event
-from skene_cdc.listener import runner as listener_runner
 from skene_cdc.listener.consumer import EventConsumer
 from skene_cdc.listener.replication import LogicalCapture
 from skene_cdc.migrations import runner
+from skene_cdc.runtime import supervisor
 from tests.conftest import DEFAULT_CONFIG, cli_env, consume, run_cli, scalar, wait_for, write_config
 from tests.logical_util import dbname, logical_config
 
@@ -217,7 +217,7 @@ def test_listen_stops_non_zero_when_a_part_fails(caplog: pytest.LogCaptureFixtur
             stop.wait(30)
 
     with caplog.at_level(logging.ERROR, logger="skene.listener"):
-        assert listener_runner.run_forever([Dies(), Waits()]) is False
+        assert supervisor.run_forever([Dies(), Waits()]) is False
     text = caplog.text
     assert "dies: stopped by an error: RuntimeError: boom" in text
     assert "second line" not in text and "Traceback" not in text

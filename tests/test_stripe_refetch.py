@@ -13,9 +13,10 @@ import pytest
 import stripe
 
 from skene_cdc.billing.webhook import StripeWebhookApp
-from skene_cdc.checks import CheckContext, run_checks
+from skene_cdc.checks import CheckContext
 from skene_cdc.config import Config
 from skene_cdc.errors import ConfigError
+from skene_cdc.runtime.checks import run_checks
 from tests.billing_cases import BASIL, stripe_object
 from tests.conftest import scalar, write_config
 from tests.fakes.stripe_api import FakeStripeAPI

@@ -15,7 +15,7 @@ import stripe
 
 from skene_cdc.billing.objects import EventReader, Fetched
 from skene_cdc.billing.payload import make_storable
-from skene_cdc.errors import SkeneError
+from skene_cdc.errors import SkeneError, first_line
 
 log = logging.getLogger("skene.stripe")
 TIMEOUT = 10.0  # seconds per API call; Stripe waits 20 s for the webhook's answer
@@ -56,14 +56,10 @@ class Refetcher:
         except stripe.InvalidRequestError as exc:
             # 404: the object is gone (deleted test data); the event's own copy is all there is.
             log.warning("stripe: could not re-read %s for %s (%s); using the event's copy",
-                        object_id, event["id"], _first_line(exc))
+                        object_id, event["id"], first_line(exc))
             return None
         except stripe.StripeError as exc:
-            raise RefetchError(f"could not re-read {object_id} from Stripe: {_first_line(exc)}",
+            raise RefetchError(f"could not re-read {object_id} from Stripe: {first_line(exc)}",
                                hint="Check stripe.api_key and Stripe's status; Stripe delivers "
                                     "the event again") from None
 
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

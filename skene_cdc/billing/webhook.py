@@ -12,17 +12,16 @@ answers 400 with the reason and changes nothing."""
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import stripe
 
+from skene_cdc.asgi import Receive, Scope, Send, header, lifespan, read_body, respond, route_path
 from skene_cdc.billing.events import Outcome, StripeProcessor
 from skene_cdc.billing.objects import Fetched
 from skene_cdc.billing.payload import MalformedEvent, parse_text
@@ -30,16 +29,12 @@ from skene_cdc.billing.refetch import Refetcher
 from skene_cdc.billing.users import check_stripe_config
 from skene_cdc.config import Config, load_config
 from skene_cdc.db import connect, require_schema
-from skene_cdc.errors import ConfigError, SkeneError
+from skene_cdc.errors import ConfigError, SkeneError, first_line
 from skene_cdc.freemium.meter import client as meter_client
 from skene_cdc.freemium.meter import redis_config
 from skene_cdc.freemium.rules import build_rules
 
 log = logging.getLogger("skene.stripe")
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
-MAX_BODY = 1 << 20  # Stripe events are a few KB; refuse megabytes of anything else
 WEBHOOK_PATHS = ("/webhook", "/stripe/webhook")
 
 
@@ -69,27 +64,27 @@ class StripeWebhookApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await lifespan(receive, send)
             return
         if scope["type"] != "http":
             return
-        path = _route_path(scope)
+        path = route_path(scope)
         if path == "/healthz" and scope["method"] in ("GET", "HEAD"):
-            await _respond(send, 200, {"ok": True})
+            await respond(send, 200, {"ok": True})
             return
         if path not in WEBHOOK_PATHS:
-            await _respond(send, 404, {"error": "not found"})
+            await respond(send, 404, {"error": "not found"})
             return
         if scope["method"] != "POST":
-            await _respond(send, 405, {"error": "POST only"}, [(b"allow", b"POST")])
+            await respond(send, 405, {"error": "POST only"}, [(b"allow", b"POST")])
             return
-        body = await _read_body(receive)
+        body = await read_body(receive)
         if body is None:
-            await _respond(send, 413, {"error": "body too large"})
+            await respond(send, 413, {"error": "body too large"})
             return
-        signature = _header(scope, b"stripe-signature")
+        signature = header(scope, b"stripe-signature")
         status, payload = await asyncio.to_thread(self.handle, body, signature)
-        await _respond(send, status, payload)
+        await respond(send, status, payload)
 
     def handle(self, body: bytes, signature: str | None) -> tuple[int, dict[str, Any]]:
         """Verify, read, process. 400: not from Stripe, or not an event skene can use (nothing
@@ -109,15 +104,15 @@ class StripeWebhookApp:
             return self.malformed(exc.reason, event)
         except psycopg.DataError as exc:
             # A value PostgreSQL refuses will be refused on every retry too.
-            return self.malformed(f"the database refused a value in it ({_first_line(exc)})",
+            return self.malformed(f"the database refused a value in it ({first_line(exc)})",
                                   event)
         except (psycopg.Error, SkeneError) as exc:
             # Stripe retries non-2xx answers for days; the event is recorded only on success.
-            log.error("stripe: could not process %s: %s", event["id"], _first_line(exc))
+            log.error("stripe: could not process %s: %s", event["id"], first_line(exc))
             return 500, {"error": "could not process the event; it will be retried"}
         except Exception as exc:  # a bug: one line in the log, the traceback with SKENE_DEBUG=1
             log.error("stripe: could not process %s: %s: %s (set SKENE_DEBUG=1 for the "
-                      "traceback)", event["id"], type(exc).__name__, _first_line(exc),
+                      "traceback)", event["id"], type(exc).__name__, first_line(exc),
                       exc_info=bool(os.environ.get("SKENE_DEBUG")))
             return 500, {"error": "could not process the event; it will be retried"}
         if not outcome.duplicate:
@@ -188,65 +183,10 @@ class Refused(Exception):
         self.reason = reason
 
 
-def _signed_at(header: str) -> int:
+def _signed_at(signature: str) -> int:
     """The header's `t=`, read as Stripe's SDK reads it (it has verified the header by now)."""
-    for item in header.split(","):
+    for item in signature.split(","):
         parts = item.split("=", 2)
         if parts[0] == "t" and len(parts) > 1:
             return int(parts[1])
     return 0
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-def _route_path(scope: Scope) -> str:
-    path: str = scope.get("path", "")
-    root: str = scope.get("root_path", "")
-    if root and path.startswith(root):
-        path = path[len(root):]
-    return path.rstrip("/") or "/"
-
-
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", []):
-        if key.lower() == name:
-            return bytes(value).decode("latin-1")
-    return None
-
-
-async def _read_body(receive: Receive) -> bytes | None:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return b"".join(chunks)
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_BODY:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body"):
-            return b"".join(chunks)
-
-
-async def _respond(send: Send, status: int, body: dict[str, Any],
-                   headers: list[tuple[bytes, bytes]] | None = None) -> None:
-    data = json.dumps(body).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(data)).encode()), *(headers or [])]})
-    await send({"type": "http.response.body", "body": data})
-
-
-async def _lifespan(receive: Receive, send: Send) -> None:
-    while True:
-        message: MutableMapping[str, Any] = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return

@@ -6,10 +6,9 @@ import click
 
 from skene_cdc import backfill as backfill_
 from skene_cdc.cli.context import Ctx, pass_ctx
-from skene_cdc.cli.main import cli
 
 
-@cli.command()
+@click.command()
 @click.option("--table", "tables", multiple=True, metavar="SCHEMA.TABLE",
               help="Only this captured activity table (repeatable). Default: all of them.")
 @click.option("--batch-size", default=backfill_.DEFAULT_BATCH, type=click.IntRange(1),

@@ -1,43 +1,24 @@
 """`skene-cdc check`: every problem in one run, each with its fix; changes nothing.
 
 A config that does not parse is the first and only problem reported (nothing else can be checked
-without it). Otherwise every check registered in `skene_cdc.checks.CHECKS` runs against one
-READ ONLY connection; the database being unreachable is itself one problem."""
+without it). Otherwise every check in `skene_cdc.runtime.checks.CHECKS` runs, in that order,
+against one READ ONLY connection; the database being unreachable is itself one problem."""
 
 from __future__ import annotations
 
-import importlib
 import json as jsonlib
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import click
 import psycopg
 
-from skene_cdc.checks import CheckContext, Problem, run_checks
+from skene_cdc.checks import Check, CheckContext, Problem, run_each
 from skene_cdc.cli.context import Ctx, pass_ctx
-from skene_cdc.cli.main import cli
 from skene_cdc.config import Config, load_config
 from skene_cdc.db import Row, connect, redact
 from skene_cdc.errors import ConfigError, SkeneError
-
-# Modules whose import registers checks, in the order their problems are listed. Every area of
-# skene that can be misconfigured has one; a new area adds its module here.
-CHECK_MODULES = (
-    "skene_cdc.inspect.prereqs",  # database, tables/columns, migrations, drift, privileges
-    "skene_cdc.migrations.logical",  # logical capture: wal_level, REPLICATION, slots, slot lag
-    "skene_cdc.migrations.reader_role",  # the role conditions run as: exists, reads only
-    "skene_cdc.handlers.loops.check",  # SQL conditions: one read-only SELECT; loop plans
-    "skene_cdc.handlers.email.checks",  # templates, provider credentials
-    "skene_cdc.freemium.checks",  # Redis, Stripe
-)
-
-
-def load_check_modules() -> list[str]:
-    for name in CHECK_MODULES:
-        importlib.import_module(name)
-    return list(CHECK_MODULES)
 
 
 def config_problems(exc: ConfigError) -> list[Problem]:
@@ -54,8 +35,8 @@ def config_problems(exc: ConfigError) -> list[Problem]:
     return [Problem(exc.where or "skene.yaml", exc.message, fix)]
 
 
-def gather(ctx: Ctx) -> tuple[list[Problem], int]:
-    """(problems, number of checks run)."""
+def gather(ctx: Ctx, checks: Sequence[Check] | None = None) -> tuple[list[Problem], int]:
+    """(problems, number of checks run); `checks` defaults to every check, in report order."""
     try:
         config: Config = load_config(ctx.config_path)
     except ConfigError as exc:
@@ -71,16 +52,17 @@ def gather(ctx: Ctx) -> tuple[list[Problem], int]:
             conn.read_only = True  # every transaction this check opens is READ ONLY
         except SkeneError as exc:
             problems.append(Problem("database", exc.message, exc.hint or ""))
-    load_check_modules()
-    from skene_cdc.checks import CHECKS
+    if checks is None:
+        from skene_cdc.runtime.checks import CHECKS  # imports every area: only when checking
 
+        checks = CHECKS
     try:
-        problems.extend(run_checks(CheckContext(config, ctx.database_url, conn)))
+        problems.extend(run_each(CheckContext(config, ctx.database_url, conn), checks))
     finally:
         if conn is not None:
             conn.rollback()
             conn.close()
-    return problems, len(CHECKS)
+    return problems, len(checks)
 
 
 def render(problems: Iterable[Problem]) -> str:
@@ -91,7 +73,7 @@ def render(problems: Iterable[Problem]) -> str:
     return "\n".join(out)
 
 
-@cli.command()
+@click.command()
 @click.option("--json", is_flag=True, help="Print the problems as JSON.")
 @pass_ctx
 def check(ctx: Ctx, json: bool) -> None:

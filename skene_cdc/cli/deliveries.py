@@ -7,12 +7,11 @@ import sys
 import click
 
 from skene_cdc.cli.context import Ctx, pass_ctx
-from skene_cdc.cli.main import cli
 from skene_cdc.db import connect, require_schema
 from skene_cdc.handlers.email.retry import retry as retry_deliveries
 
 
-@cli.group()
+@click.group()
 def deliveries() -> None:
     """The email outbox: re-queue deliveries that failed."""
 

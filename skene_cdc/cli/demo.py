@@ -7,12 +7,11 @@ from pathlib import Path
 
 import click
 
-from skene_cdc.cli.main import cli
 from skene_cdc.demo.output import Output
 from skene_cdc.demo.run import Demo
 
 
-@cli.command()
+@click.command()
 @click.option("--keep", is_flag=True,
               help="Leave the demo database running (psql into it) until Ctrl-C.")
 @click.option("--report", "report", type=click.Path(dir_okay=False, path_type=Path),

@@ -9,11 +9,10 @@ import click
 
 from skene_cdc import sql
 from skene_cdc.cli.context import Ctx, pass_ctx
-from skene_cdc.cli.main import cli
 from skene_cdc.db import Row, connect, require_schema
 
 
-@cli.command()
+@click.command()
 @click.option("--limit", default=20, type=click.IntRange(1, 100_000), help="How many events.")
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new events as they arrive.")
 @click.option("--user", "user_id", default=None, help="Only this user's events.")

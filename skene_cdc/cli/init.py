@@ -8,10 +8,9 @@ from pathlib import Path
 import click
 
 from skene_cdc.cli.context import Ctx, pass_ctx
-from skene_cdc.cli.main import cli
 
 
-@cli.command()
+@click.command()
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Where to write the config [default: --config, i.e. ./skene.yaml].")
 @click.option("--templates", default="templates", metavar="DIR",

@@ -7,13 +7,13 @@ from pathlib import Path
 import click
 
 from skene_cdc.cli.context import Ctx, pass_ctx
-from skene_cdc.cli.main import cli
 from skene_cdc.db import connect, require_schema
-from skene_cdc.listener import runner
 from skene_cdc.listener.control import ControlChannel, name_this_process
+from skene_cdc.runtime import services as runtime
+from skene_cdc.runtime import supervisor
 
 
-@cli.command()
+@click.command()
 @click.option("--once", is_flag=True, help="Process everything pending and due, then exit.")
 @pass_ctx
 def listen(ctx: Ctx, once: bool) -> None:
@@ -27,15 +27,15 @@ def listen(ctx: Ctx, once: bool) -> None:
     name_this_process()
     with connect(ctx.url) as conn:
         require_schema(conn)
-    services = runner.build_services(ctx.url, config)
+    services = runtime.build_services(ctx.url, config)
     if once:
-        done = runner.drain_once(services)
+        done = runtime.drain_once(services)
         click.echo(", ".join(f"{name}: {n}" for name, n in done.items()))
         return
     url = ctx.url
-    ok = runner.run_forever(
-        services, reload=runner.Reload(Path(ctx.config_path),
-                                       lambda cfg: runner.build_services(url, cfg)),
+    ok = supervisor.run_forever(
+        services, reload=supervisor.Reload(Path(ctx.config_path),
+                                           lambda cfg: runtime.build_services(url, cfg)),
         control=ControlChannel(url))
     if not ok:
         raise SystemExit(1)

@@ -10,7 +10,6 @@ from rich.console import Console
 from rich.table import Table
 
 from skene_cdc.cli.context import Ctx, pass_ctx
-from skene_cdc.cli.main import cli
 from skene_cdc.cli.render import render
 from skene_cdc.config import Config
 from skene_cdc.db import Row, connect, require_schema
@@ -23,10 +22,10 @@ from skene_cdc.handlers.loops.handler import register_loops
 from skene_cdc.handlers.loops.plan import StepPlan, require_plans
 from skene_cdc.handlers.loops.report import funnel_rows
 from skene_cdc.handlers.loops.schedule import LoopScheduler
-from skene_cdc.listener import runner
+from skene_cdc.runtime import services as runtime
 
 
-@cli.group()
+@click.group()
 def loops() -> None:
     """Run a loop now, or list loops with their funnel."""
 
@@ -46,16 +45,16 @@ def run(ctx: Ctx, name: str, dry_run: bool) -> None:
     with connect(ctx.url) as conn:
         require_schema(conn)
         conn.commit()
-        consumer = runner.build_consumer(ctx.url, config)
+        consumer = runtime.build_consumer(ctx.url, config)
         scheduler = LoopScheduler(ctx.url, config, plans, listener_id="cli:loops-run")
         # Conditions read the rollups: first process what was captured (backfilled history
         # too), as the listener would, so the run decides on today's data whether or not a
         # listener is running. A real run commits each batch; a dry run does it all inside one
         # outer transaction and rolls everything back, so it records nothing.
-        pending = 0 if dry_run else runner.process_pending(conn, consumer)
+        pending = 0 if dry_run else runtime.process_pending(conn, consumer)
         with conn.transaction() as outer:
             if dry_run:
-                pending = runner.process_pending(conn, consumer)
+                pending = runtime.process_pending(conn, consumer)
             register_loops(conn, config)
             for plan in mine:
                 results.append(_run_one(conn, config, scheduler, plan))

@@ -6,14 +6,13 @@ import click
 
 from skene_cdc import backfill
 from skene_cdc.cli.context import Ctx, pass_ctx
-from skene_cdc.cli.main import cli
 from skene_cdc.errors import ConfigError
 from skene_cdc.freemium.cleanup import remove_redis_keys
 from skene_cdc.migrations import runner
 from skene_cdc.progress import StepProgress
 
 
-@cli.command()
+@click.command()
 @click.option("--sql", "sql_only", is_flag=True, help="Print the SQL instead of running it.")
 @click.option("--backfill", "with_backfill", is_flag=True,
               help="Then import the activity tables' existing rows (see `skene-cdc backfill`).")
@@ -41,7 +40,7 @@ def migrate(ctx: Ctx, sql_only: bool, with_backfill: bool, batch_size: int) -> N
             click.echo(f"backfill {line}")
 
 
-@cli.command()
+@click.command()
 @click.option("--yes", is_flag=True, help="Confirm: remove every object skene installed.")
 @click.option("--keep-redis", is_flag=True,
               help="Leave skene's Redis keys (plan cache, usage counters, usage stream).")

@@ -10,7 +10,6 @@ import click
 
 from skene_cdc import sql
 from skene_cdc.cli.context import Ctx, pass_ctx
-from skene_cdc.cli.main import cli
 from skene_cdc.db import connect, require_schema
 from skene_cdc.errors import SkeneError
 from skene_cdc.handlers.email import templates as tpl
@@ -18,7 +17,7 @@ from skene_cdc.handlers.email.actions import find_use
 from skene_cdc.handlers.email.personalization import risks
 
 
-@cli.command()
+@click.command()
 @click.argument("template")
 @click.option("--user", "user_id", required=True, help="The user's id (skene.users.user_id).")
 @click.option("--loop", help="Use this loop's personalization (default: the first loop that "

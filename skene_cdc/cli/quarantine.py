@@ -8,11 +8,10 @@ from psycopg import sql as pgsql
 
 from skene_cdc import sql
 from skene_cdc.cli.context import Ctx, pass_ctx
-from skene_cdc.cli.main import cli
 from skene_cdc.db import connect, require_schema
 
 
-@cli.group()
+@click.group()
 def quarantine() -> None:
     """Changes set aside because processing them failed (the rest went on)."""
 

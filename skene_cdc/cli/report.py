@@ -7,12 +7,11 @@ from pathlib import Path
 import click
 
 from skene_cdc.cli.context import Ctx, pass_ctx
-from skene_cdc.cli.main import cli
 from skene_cdc.db import connect, require_schema
 from skene_cdc.report import data, render
 
 
-@cli.command()
+@click.command()
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
               default=Path("skene-report.html"), help="Where to write the HTML file.")
 @click.option("--days", type=click.IntRange(1, 366), default=30,

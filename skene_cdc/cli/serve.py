@@ -9,7 +9,6 @@ import socket
 import click
 
 from skene_cdc.cli.context import Ctx, pass_ctx
-from skene_cdc.cli.main import cli
 from skene_cdc.errors import SkeneError
 
 
@@ -42,7 +41,7 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-@cli.command()
+@click.command()
 @click.option("--host", default="127.0.0.1", show_envvar=True, help="Interface to listen on.")
 @click.option("--port", default=8000, type=click.IntRange(0, 65535), show_envvar=True,
               help="Port to listen on.")

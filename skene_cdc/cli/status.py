@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from decimal import Decimal
-from typing import Any
 
 import click
 from rich.console import Console
@@ -22,11 +20,10 @@ from skene_cdc.cli.render import render_report
 # isort: split
 from skene_cdc import status as status_mod
 from skene_cdc.cli.context import Ctx, pass_ctx
-from skene_cdc.cli.main import cli
-from skene_cdc.db import connect, redact, require_schema
+from skene_cdc.db import connect, jsonable, redact, require_schema
 
 
-@cli.command()
+@click.command()
 @click.option("--json", "as_json", is_flag=True,
               help="Machine-readable output: one object, a key per section (docs/status.md).")
 @pass_ctx
@@ -37,7 +34,7 @@ def status(ctx: Ctx, as_json: bool) -> None:
         require_schema(conn)
         report = status_mod.collect(conn)
     if as_json:
-        click.echo(json.dumps(report, default=_jsonable, indent=2))
+        click.echo(json.dumps(report, default=jsonable, indent=2))
         return
     console = Console(soft_wrap=False, highlight=False)
     now = datetime.now(UTC)
@@ -45,10 +42,3 @@ def status(ctx: Ctx, as_json: bool) -> None:
     console.print(f"[dim]{escape(redact(ctx.url))}[/]")
     render_report(console, report, now)
 
-
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, datetime):
-        return v.isoformat()
-    if isinstance(v, Decimal):
-        return float(v)
-    return str(v)

@@ -9,7 +9,6 @@ import re
 import click
 
 from skene_cdc.cli.context import Ctx, pass_ctx
-from skene_cdc.cli.main import cli
 from skene_cdc.db import connect, require_schema
 from skene_cdc.errors import SkeneError
 from skene_cdc.handlers.email import suppression
@@ -19,7 +18,7 @@ from skene_cdc.handlers.email import suppression
 _ADDRESS = re.compile(r"^[^\s@,;<>]+@[^\s@,;<>]+$")
 
 
-@cli.group()
+@click.group()
 def suppress() -> None:
     """Suppress addresses or users from growth email, lift it, or list who is suppressed."""
 

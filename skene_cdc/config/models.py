@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BeforeValidator, Field, model_validator
 
-from skene_cdc.config.types import Duration, Size, Strict, TableName
+from skene_cdc.config.types import Duration, Limit, Size, Strict, TableName
 
 CaptureMode = Literal["trigger", "logical"]
 
@@ -75,7 +75,7 @@ class Capture(Strict):
     # Logical replication (capture.mode: logical, or a table's own `capture: logical`).
     slot: str = Field(default="skene_slot", pattern=r"^[a-z0-9_]{1,63}$")
     publication: str = Field(default="skene_pub", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
-    max_slot_lag: str = "1GB"
+    max_slot_lag: Limit = 1024**3  # bytes (1GB); None: off
     # full: REPLICA IDENTITY FULL on logically captured tables, so deletes carry the whole old row
     # and unchanged TOASTed values are known (same events as trigger mode). minimal: only where a
     # delete could not otherwise name its user (see docs/logical.md).

@@ -40,21 +40,46 @@ def format_duration(value: timedelta) -> str:
 Duration = Annotated[timedelta, BeforeValidator(parse_duration),
                      PlainSerializer(format_duration, when_used="json")]
 
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|kB|KB|MB|GB|TB)?\s*$", re.IGNORECASE)
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?b?)\s*$", re.IGNORECASE)
 _SIZE_UNITS = {"b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3, "tb": 1024**4}
+_OFF = ("off", "none", "0", "unlimited", "-1")
 
 
 def parse_size(value: Any) -> int:
-    """'1GB', '512MB', '64kB' -> bytes, in PostgreSQL's units (powers of 1024)."""
+    """'1GB', '512MB', '64kB' (or '1G', '512m') -> bytes, in PostgreSQL's units (powers of
+    1024)."""
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
     m = _SIZE.match(value) if isinstance(value, str) else None
     if not m:
         raise ValueError(f"{value!r} is not a size; write e.g. 512MB, 10GB")
-    return int(float(m.group(1)) * _SIZE_UNITS[(m.group(2) or "b").lower()])
+    unit = m.group(2).lower() or "b"
+    return int(float(m.group(1)) * _SIZE_UNITS[unit if unit.endswith("b") else unit + "b"])
+
+
+def parse_limit(value: Any) -> int | None:
+    """A size, or None for no limit ('off', 'unlimited', 0, -1)."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in _OFF) or \
+            (isinstance(value, int) and not isinstance(value, bool) and value in (0, -1)):
+        return None
+    try:
+        return parse_size(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a size; write e.g. 512MB, 1GB, 20GB (or off)") from None
+
+
+def format_size(value: int) -> str:
+    """Bytes in the largest PostgreSQL unit that holds them exactly (`1GB`, `512kB`): what
+    skene.yaml and `ALTER SYSTEM` write."""
+    for unit, size in (("TB", 1024**4), ("GB", 1024**3), ("MB", 1024**2), ("kB", 1024)):
+        if value and value % size == 0:
+            return f"{value // size}{unit}"
+    return f"{value}B"
 
 
 Size = Annotated[int, BeforeValidator(parse_size)]
+# A size that may be `off`: parsed once, here, so every reader gets bytes or None.
+Limit = Annotated[int | None, BeforeValidator(parse_limit)]
 
 
 _IDENT = r'(?:[^\W\d][\w$]*|"(?:[^"]|"")+")'

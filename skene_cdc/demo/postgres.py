@@ -183,6 +183,8 @@ def _check_reachable(user: str, bindir: Path) -> None:
 
 
 def wait_for_port(port: int, timeout: float = 10) -> bool:
+    """Has something started listening on 127.0.0.1:`port` within `timeout` seconds? (The test
+    suite's redis servers wait with this too.)"""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:

@@ -33,10 +33,10 @@ from skene_cdc.handlers.email import providers
 from skene_cdc.handlers.loops.handler import register_loops
 from skene_cdc.handlers.loops.plan import require_plans
 from skene_cdc.handlers.loops.schedule import LoopScheduler
-from skene_cdc.listener import runner
 from skene_cdc.listener.control import name_this_process
-from skene_cdc.listener.service import Service
 from skene_cdc.migrations import runner as migrations
+from skene_cdc.runtime import services as runtime
+from skene_cdc.service import Service
 
 DB = "demo_app"
 CATCH_UP_TIMEOUT = 60.0
@@ -134,7 +134,7 @@ class Demo:
     def start_listener(self, url: str, config: Config) -> None:
         providers.console_sink = self.out.email
         name_this_process()  # `skene-cdc status` in another terminal sees it running
-        self.services = runner.build_services(url, config)
+        self.services = runtime.build_services(url, config)
         for s in self.services:
             t = threading.Thread(target=s.run, args=(self.stop,), name=f"skene-{s.name}",
                                  daemon=True)

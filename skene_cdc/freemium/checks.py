@@ -1,4 +1,5 @@
-"""`skene-cdc check` for the freemium gate, Stripe and Redis: read-only, every problem at once."""
+"""`skene-cdc check` for the freemium gate and Redis (Stripe's are billing/checks.py):
+read-only, every problem at once."""
 
 from __future__ import annotations
 
@@ -6,16 +7,14 @@ from collections.abc import Iterator
 
 import redis
 
-from skene_cdc.billing.users import CUSTOMER_COLUMN, USER_ID_FROM_FIX, user_id_from_problem
-from skene_cdc.checks import CheckContext, Problem, register
+from skene_cdc.checks import CheckContext, Problem
 from skene_cdc.config.loops import BlockAction
-from skene_cdc.errors import ConfigError
+from skene_cdc.errors import ConfigError, first_line
 from skene_cdc.freemium.meter import redis_config
 from skene_cdc.freemium.rules import build_rules
 from skene_cdc.streams.consumer import redact_redis
 
 
-@register
 def check_freemium(ctx: CheckContext) -> Iterator[Problem]:
     cfg = ctx.config
     try:
@@ -52,7 +51,6 @@ def check_freemium(ctx: CheckContext) -> Iterator[Problem]:
                                   "front matter")
 
 
-@register
 def check_redis(ctx: CheckContext) -> Iterator[Problem]:
     cfg = ctx.config
     try:
@@ -67,36 +65,6 @@ def check_redis(ctx: CheckContext) -> Iterator[Problem]:
         with redis.Redis.from_url(rc.url, socket_timeout=2, socket_connect_timeout=2) as r:
             r.ping()
     except redis.RedisError as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = first_line(exc)
         yield Problem(where, f"Redis at {redact_redis(rc.url)} is unreachable ({reason})",
                       "start Redis, or fix redis.url / REDIS_URL")
-
-
-@register
-def check_stripe(ctx: CheckContext) -> Iterator[Problem]:
-    cfg = ctx.config
-    st = cfg.stripe
-    if st is None:
-        return
-    where = cfg.where("stripe", "webhook_secret")
-    if not st.webhook_secret.strip():
-        yield Problem(where, "stripe.webhook_secret is empty",
-                      "set STRIPE_WEBHOOK_SECRET to the endpoint's signing secret (whsec_...)")
-    elif not st.webhook_secret.startswith("whsec_"):
-        yield Problem(where, "stripe.webhook_secret does not look like a signing secret "
-                      "(they start with whsec_)", "copy it from the Stripe webhook endpoint",
-                      "warning")
-    source = st.user_id_from
-    src_where = cfg.where("stripe", "user_id_from")
-    problem = user_id_from_problem(source)
-    if problem:
-        yield Problem(src_where, problem, USER_ID_FROM_FIX)
-    elif source == CUSTOMER_COLUMN and not cfg.app.users.stripe_customer_id:
-        yield Problem(src_where, f"user_id_from is {CUSTOMER_COLUMN} but app.users has no "
-                      "stripe_customer_id column configured",
-                      "add `stripe_customer_id: <column>` under app.users")
-    if st.refetch and not st.api_key:
-        yield Problem(cfg.where("stripe", "refetch"), "stripe.refetch re-reads objects from "
-                      "Stripe's API, which needs stripe.api_key",
-                      "set `api_key: ${STRIPE_API_KEY}` (a restricted key that can read "
-                      "Customers and Subscriptions is enough), or remove refetch")

@@ -21,7 +21,7 @@ from psycopg.types.json import Jsonb
 from skene_cdc import sql
 from skene_cdc.config import Config
 from skene_cdc.config.loops import BlockAction
-from skene_cdc.db import Row
+from skene_cdc.db import Row, jsonable
 from skene_cdc.freemium import plans
 from skene_cdc.freemium.meter import iso, redis_config, usage_stream
 from skene_cdc.freemium.rules import UNLIMITED, build_rules, find_rule
@@ -157,7 +157,7 @@ class UsageSink:
         """(the user's skene.users row, completed from the Redis profile hash when configured;
         whether the users table has the user at all)."""
         row = conn.execute(sql.load("freemium/user_profile"), {"user_id": user_id}).fetchone()
-        user: dict[str, Any] = {k: _jsonable(v) for k, v in (row or {}).items()}
+        user: dict[str, Any] = jsonable(row or {})
         known = row is not None
         if self.profiles is not None and not user.get("email"):
             try:
@@ -170,13 +170,6 @@ class UsageSink:
         user.setdefault("user_id", user_id)
         return user, known
 
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if value is None or isinstance(value, str | int | float | bool | dict | list):
-        return value
-    return str(value)
 
 
 class UsageDrain(StreamConsumer):

@@ -19,7 +19,7 @@ from typing import Any
 import redis
 
 from skene_cdc.config import Config, load_config
-from skene_cdc.errors import ConfigError
+from skene_cdc.errors import ConfigError, first_line
 from skene_cdc.freemium import plans
 from skene_cdc.freemium.meter import Decision, Meter, counter_prefix, limit_for_json, redis_config
 from skene_cdc.freemium.rules import Rule, build_rules
@@ -167,7 +167,7 @@ class Gate:
         return Verdict(402, body, [("retry-after", str(retry))])
 
     def _unavailable(self, rule: Rule, exc: Exception) -> Verdict | None:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = first_line(exc)
         if isinstance(exc, redis.ResponseError):
             # Redis answered: the script failed, which is not Redis being unreachable.
             return self._undecidable(rule, f"the usage script failed in Redis ({reason})")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from skene_cdc.config import Config
 from skene_cdc.freemium.drain import usage_services
-from skene_cdc.listener.service import Service
+from skene_cdc.service import Service
 from skene_cdc.streams.source import source_services
 
 

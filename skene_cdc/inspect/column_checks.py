@@ -1,14 +1,14 @@
 """`skene-cdc check` on columns: the app changed a table skene captures (skene.users broken or
 out of date, a mapped column gone), and captured columns whose names look secret. Read-only.
 
-Registered after the base checks (imported by inspect/prereqs.py); a mapped column missing from
+Run after inspect/prereqs.py's checks (runtime/checks.py); a mapped column missing from
 the database is reported there, with its skene.yaml line, and not again here."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from skene_cdc.checks import CheckContext, Problem, register
+from skene_cdc.checks import CheckContext, Problem
 from skene_cdc.db import schema_installed
 from skene_cdc.migrations import capture
 from skene_cdc.migrations.app_schema import MIGRATE, findings, secret_fix, users_view_error
@@ -27,7 +27,6 @@ def _mapped(spec: capture.CaptureSpec, ctx: CheckContext) -> set[str]:
     return {n for n in names if n}
 
 
-@register
 def app_schema(ctx: CheckContext) -> Iterator[Problem]:
     """What the app changed under installed capture (the same list as `status`), and whether
     skene.users is in step with the users table."""
@@ -59,7 +58,6 @@ def app_schema(ctx: CheckContext) -> Iterator[Problem]:
                       "warning")
 
 
-@register
 def secret_columns(ctx: CheckContext) -> Iterator[Problem]:
     """skene.yaml captures a column whose name looks secret (an `exclude:` list that misses it,
     an `include:` list that names it)."""

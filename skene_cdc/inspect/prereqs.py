@@ -1,7 +1,6 @@
-"""The base checks of `skene-cdc check`: skene.yaml against the database (tables, columns),
-skene's migrations, capture drift, and the privileges `migrate` will need. All read-only.
-
-Imported first by the `check` command, so these run (and print) before the other areas' checks."""
+"""`skene-cdc check` on the database: skene.yaml against it (tables, columns), skene's
+migrations, capture drift, the privileges `migrate` will need, the history's disk budget. All
+read-only. runtime/checks.py runs these first: nothing else is worth reading while they fail."""
 
 from __future__ import annotations
 
@@ -10,7 +9,7 @@ from collections.abc import Iterator
 from alembic.script import ScriptDirectory
 
 from skene_cdc import sql
-from skene_cdc.checks import CheckContext, Problem, register
+from skene_cdc.checks import CheckContext, Problem
 from skene_cdc.db import schema_installed
 from skene_cdc.errors import SkeneError
 from skene_cdc.migrations import capture
@@ -18,7 +17,6 @@ from skene_cdc.migrations.runner import HERE as MIGRATIONS_DIR
 from skene_cdc.migrations.users_view import USERS_VIEW_LABEL
 
 
-@register
 def config_matches_database(ctx: CheckContext) -> Iterator[Problem]:
     """Every configured table and column exists, with a timestamp type where one is needed."""
     if ctx.conn is None:
@@ -36,7 +34,6 @@ def config_matches_database(ctx: CheckContext) -> Iterator[Problem]:
         yield Problem(p.where, p.message, fix)
 
 
-@register
 def migrations_current(ctx: CheckContext) -> Iterator[Problem]:
     if ctx.conn is None:
         return
@@ -63,7 +60,6 @@ def migrations_current(ctx: CheckContext) -> Iterator[Problem]:
                       "run `skene-cdc migrate` to bring it in line", "warning")
 
 
-@register
 def privileges(ctx: CheckContext) -> Iterator[Problem]:
     """`migrate` creates schema skene and a trigger (with a COMMENT) on every captured table."""
     if ctx.conn is None:
@@ -100,7 +96,6 @@ def privileges(ctx: CheckContext) -> Iterator[Problem]:
                           f"GRANT SELECT ON {r['table_name']} TO \"{user}\"")
 
 
-@register
 def capture_role(ctx: CheckContext) -> Iterator[Problem]:
     """The trigger runs as the capture role, which may only append to skene's queue; no skene
     function may run with a superuser's rights."""
@@ -120,7 +115,6 @@ def capture_role(ctx: CheckContext) -> Iterator[Problem]:
                       f"{ctx.config.roles.capture}; or run `skene-cdc migrate`")
 
 
-@register
 def history_budget(ctx: CheckContext) -> Iterator[Problem]:
     """events.disk_budget: warn when the history would outgrow it at the recent daily rate."""
     budget = ctx.config.events.disk_budget
@@ -148,6 +142,3 @@ def history_budget(ctx: CheckContext) -> Iterator[Problem]:
                       "shorten events.retention, capture fewer tables or columns, or raise "
                       "events.disk_budget", "warning")
 
-
-# The column checks (skene.users against the app's table, secret-looking columns) come next.
-from skene_cdc.inspect import column_checks as _column_checks  # noqa: E402,F401

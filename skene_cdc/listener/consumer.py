@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import psycopg
 
@@ -31,8 +32,10 @@ from skene_cdc.listener import poison
 from skene_cdc.listener.batch import Window, read, window_sql
 from skene_cdc.listener.history import History
 from skene_cdc.listener.rotation import QueueDrain
-from skene_cdc.listener.service import run_with_reconnect
-from skene_cdc.listener.users_watch import UsersWatch
+from skene_cdc.service import run_with_reconnect
+
+if TYPE_CHECKING:  # migrations (which imports listener) owns it; runtime/ passes it in
+    from skene_cdc.migrations.users_watch import UsersWatch
 
 log = logging.getLogger("skene.listener")
 
@@ -52,7 +55,7 @@ class EventConsumer:
                  retention: timedelta | None = timedelta(days=30),
                  watch: UsersWatch | None = None) -> None:
         self.url = url
-        self.watch = watch  # notices the app changing its users table (users_watch.py)
+        self.watch = watch  # notices the app changing its users table (migrations/users_watch.py)
         self.handlers = list(handlers)
         self.cursor = cursor
         self.batch_size = batch_size

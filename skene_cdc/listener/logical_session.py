@@ -13,8 +13,8 @@ import logging
 import struct
 import threading
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 import psycopg
 
@@ -27,9 +27,6 @@ from skene_cdc.listener.slotops import SlotState, human, level
 from skene_cdc.listener.spool import StreamSpool
 from skene_cdc.listener.walstream import ReplicationStream
 
-if TYPE_CHECKING:
-    from skene_cdc.listener.replication import LogicalCapture
-
 log = logging.getLogger("skene.logical")
 
 HEARTBEAT_PREFIX = "skene.heartbeat"
@@ -39,8 +36,22 @@ _CHANGES = frozenset(b"IUDT")
 _I, _B, _C, _R, _M, _S, _E, _SC, _SA = (ord(c) for c in "IBCRMSEcA")
 
 
+@dataclass(frozen=True)
+class SessionOptions:
+    """What a session is told, fixed for its life (replication.LogicalCapture builds it)."""
+
+    batch_size: int
+    max_batch_delay: float  # seconds a batch may grow while the writer is busy
+    min_batch_delay: float  # seconds a batch waits for company while the writer is idle
+    heartbeat_interval: float
+    spool_dir: str | None  # where streamed in-progress transactions wait (spool.py)
+    max_slot_lag: int | None  # bytes; None: no limit
+
+
 class Session:
-    def __init__(self, cap: LogicalCapture, aux: psycopg.Connection[Row], slot: str) -> None:
+    """The rest of its attributes is the state of the stream it reads, and changes per frame."""
+
+    def __init__(self, cap: SessionOptions, aux: psycopg.Connection[Row], slot: str) -> None:
         self.cap = cap
         self.aux = aux  # heartbeats, slot checks, captured_tables; events go through the writer
         self.slot = slot
@@ -62,11 +73,12 @@ class Session:
         self.reported = -1
         self.last_status = 0.0
         self.txn: tuple[int, str, str] | None = None  # commit LSN, as text, commit time as text
+        self.lsn = 0  # the commit LSN of the transaction being read (the last one, between them)
         self.seq = 0
         self.stream_xid: int | None = None
         self.next_heartbeat = 0.0
         self.next_lag_warning = 0.0
-        self.replayed = 0  # changes the server sent again that skene.events already had
+        self.skipped = 0  # changes the server sent again that skene.events already had
 
     def load(self) -> None:
         aux = self.aux
@@ -139,8 +151,7 @@ class Session:
             if mapper is None and _U32(payload, 1)[0] not in self.mappers:
                 dec.decode(payload)  # a relation never announced: raises the protocol error
             if mapper is not None:
-                if self.replaying and (self.txn[0], self.seq) <= self.hwm:  # type: ignore[index]
-                    self.skip()
+                if self.replaying and self.replayed():
                     return
                 values, _ = po.read_tuple(payload, 6)
                 self.append(mapper.render("insert", values))
@@ -156,9 +167,7 @@ class Session:
                 self.seq += 1
                 if r is None:
                     continue
-                if self.replaying and (self.txn[0], self.seq) <= self.hwm:  # type: ignore[index]
-                    self.skip()
-                else:
+                if not (self.replaying and self.replayed()):
                     self.append(r)
             return
         msg = dec.decode(payload)
@@ -187,9 +196,7 @@ class Session:
                 self.seq += 1
                 if r is None:
                     continue
-                if self.replaying and (msg.lsn, self.seq) <= self.hwm:
-                    self.skip()
-                else:
+                if not (self.replaying and self.replayed()):
                     self.append(r)
             self.end(msg.end_lsn, msg.commit_time)
         elif kind == _SA:
@@ -199,6 +206,7 @@ class Session:
 
     def begin(self, lsn: int, commit_time: int) -> None:
         self.txn = (lsn, po.lsn_str(lsn), po.pg_time(commit_time).isoformat())
+        self.lsn = lsn
         self.seq = 0
         self.replaying = lsn <= self.hwm[0]
 
@@ -207,11 +215,18 @@ class Session:
         self.safe = max(self.safe, end_lsn)
         self.commit_time = commit_time
 
-    def skip(self) -> None:
-        if not self.replayed:
+    def replayed(self) -> bool:
+        """The one replay rule: a change at or below the newest one already in the queue
+        ((commit LSN, position in its transaction) <= hwm) was written before; skip it. Callers
+        test `self.replaying` first (false for every transaction past hwm), so the hot path
+        pays one attribute read."""
+        if (self.lsn, self.seq) > self.hwm:
+            return False
+        if not self.skipped:
             log.info("logical: the server is replaying changes skene.events already has (up to "
                      "%s #%d); skipping them", po.lsn_str(self.hwm[0]), self.hwm[1])
-        self.replayed += 1
+        self.skipped += 1
+        return True
 
     def render(self, msg: po.Change) -> list[Rendered | None]:
         if isinstance(msg, po.Truncate):

@@ -13,23 +13,18 @@ it. It decodes to the `UNCHANGED` sentinel so nobody writes it as NULL by accide
 
 from __future__ import annotations
 
-import json
 import struct
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
-from typing import Any, Final
+from datetime import UTC, datetime, timedelta
+from typing import Final
 
 PG_EPOCH: Final = datetime(2000, 1, 1, tzinfo=UTC)
 
-_U8 = struct.Struct("!B").unpack_from
 _I16 = struct.Struct("!h").unpack_from
 _I32 = struct.Struct("!i").unpack_from
 _U32 = struct.Struct("!I").unpack_from
 _U64 = struct.Struct("!Q").unpack_from
-_I64 = struct.Struct("!q").unpack_from
 _BEGIN = struct.Struct("!QqI").unpack_from  # final lsn, commit time, xid
 _COMMIT = struct.Struct("!BQQq").unpack_from  # flags, commit lsn, end lsn, commit time
 _STREAM_COMMIT = struct.Struct("!IBQQq").unpack_from  # xid + the Commit fields
@@ -92,13 +87,6 @@ class Relation:
     @property
     def qualified(self) -> str:
         return f"{self.namespace}.{self.name}"
-
-    def to_python(self, values: list[Value]) -> dict[str, Any]:
-        """Values keyed by column name, text converted by type OID (unknown types stay text)."""
-        out: dict[str, Any] = {}
-        for col, v in zip(self.columns, values, strict=True):
-            out[col.name] = TEXT_DECODERS.get(col.type_oid, _same)(v) if isinstance(v, str) else v
-        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -377,45 +365,3 @@ def read_tuple(buf: bytes, pos: int) -> tuple[list[Value], int]:
         else:
             raise DecodeError(f"unknown tuple value kind {chr(kind)!r}")
     return out, pos
-
-
-# -- text values to Python, by type OID ----------------------------------------------------------
-
-def _same(v: str) -> Any:
-    return v
-
-
-def _bool(v: str) -> bool:
-    return v == "t"
-
-
-def _float(v: str) -> float:
-    return float(v)  # accepts NaN, Infinity, -Infinity as PostgreSQL writes them
-
-
-def _timestamp(v: str) -> datetime | str:
-    try:
-        return datetime.fromisoformat(v)
-    except ValueError:  # 'infinity', BC dates: no Python datetime for them
-        return v
-
-
-def _date(v: str) -> date | str:
-    try:
-        return date.fromisoformat(v)
-    except ValueError:
-        return v
-
-
-BOOL, INT8, INT2, INT4, OID, FLOAT4, FLOAT8, NUMERIC = 16, 20, 21, 23, 26, 700, 701, 1700
-TEXT, VARCHAR, BPCHAR, NAME, CHAR = 25, 1043, 1042, 19, 18
-JSON, JSONB, UUID, DATE, TIMESTAMP, TIMESTAMPTZ, TIME, TIMETZ = 114, 3802, 2950, 1082, 1114, 1184, \
-    1083, 1266
-
-TEXT_DECODERS: dict[int, Callable[[str], Any]] = {
-    BOOL: _bool, INT2: int, INT4: int, INT8: int, OID: int,
-    FLOAT4: _float, FLOAT8: _float, NUMERIC: Decimal,
-    TEXT: _same, VARCHAR: _same, BPCHAR: _same, NAME: _same, CHAR: _same,
-    JSON: json.loads, JSONB: json.loads, UUID: uuid.UUID,
-    DATE: _date, TIMESTAMP: _timestamp, TIMESTAMPTZ: _timestamp,
-}

@@ -32,10 +32,10 @@ from skene_cdc.db import Row, connect, require_schema
 from skene_cdc.errors import SkeneError
 from skene_cdc.listener import pgoutput as po
 from skene_cdc.listener.eventwriter import EventWriter
-from skene_cdc.listener.logical_session import Session
-from skene_cdc.listener.service import run_with_reconnect
-from skene_cdc.listener.slotops import SlotState, guard_inactive_slot, parse_size
+from skene_cdc.listener.logical_session import Session, SessionOptions
+from skene_cdc.listener.slotops import SlotState, guard_inactive_slot
 from skene_cdc.listener.walstream import ReplicationStream
+from skene_cdc.service import run_with_reconnect
 
 log = logging.getLogger("skene.logical")
 
@@ -69,9 +69,15 @@ class LogicalCapture:
         self.extra_options = extra_options
         self.spool_dir = spool_dir
         self.guard_grace = guard_grace
-        self.max_slot_lag = parse_size(config.capture.max_slot_lag, config.where("capture"))
+        self.max_slot_lag = config.capture.max_slot_lag
         self.done = 0  # events written by finished sessions
         self.writer: EventWriter | None = None
+
+    def session_options(self) -> SessionOptions:
+        """Read when a session starts, so a setting changed in between (benchmarks do) applies
+        from the next connection on, and never halfway through one."""
+        return SessionOptions(self.batch_size, self.max_batch_delay, self.min_batch_delay,
+                              self.heartbeat_interval, self.spool_dir, self.max_slot_lag)
 
     @property
     def processed(self) -> int:
@@ -104,7 +110,7 @@ class LogicalCapture:
                 raise SkeneError(f"replication slot {slot!r} " + (
                     f"was lost: {lost}" if lost else "does not exist"),
                     hint="Run `skene-cdc migrate` to create it")
-            session = Session(self, aux, slot)
+            session = Session(self.session_options(), aux, slot)
             session.load()
             stream = ReplicationStream(self.url, slot, publication, proto=self.proto,
                                        streaming=self.streaming, start_lsn=session.safe,
@@ -131,15 +137,15 @@ class LogicalCapture:
                 writer.close()
                 self.done += writer.written
                 self.writer = None
-                if session.replayed:
+                if session.skipped:
                     log.info("logical: skipped %d replayed changes already in skene.events",
-                             session.replayed)
+                             session.skipped)
                 session.spool.clear()
                 stream.close()
 
 
 def build_logical(url: str, config: Config) -> list[LogicalCapture]:
-    """The seam for listener/runner.build_services: one service if any table is logical."""
+    """The seam for runtime/services.build_services: one service if any table is logical."""
     return [LogicalCapture(url, config)] if uses_logical(config) else []
 
 

@@ -14,6 +14,7 @@ from psycopg import sql as pgsql
 
 from skene_cdc import sql
 from skene_cdc.db import Row
+from skene_cdc.errors import first_line
 
 log = logging.getLogger("skene.listener")
 
@@ -44,6 +45,6 @@ class QueueDrain:
                     current_range=pgsql.Literal(row["current_range"])))
         except psycopg.errors.LockNotAvailable as exc:
             log.info("queue: %s not truncated now (%s); next time", row["table"],
-                     str(exc).strip().splitlines()[0])
+                     first_line(exc))
             return []
         return [f"queue: {row['table']} drained and truncated"]

@@ -11,7 +11,6 @@ disk. The server-side guard that works even when no skene process runs is Postgr
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,27 +18,8 @@ import psycopg
 
 from skene_cdc import sql
 from skene_cdc.db import Row
-from skene_cdc.errors import ConfigError
 
 log = logging.getLogger("skene.logical")
-
-_UNITS = {"": 1, "b": 1, "kb": 1024, "mb": 1024 ** 2, "gb": 1024 ** 3, "tb": 1024 ** 4}
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?b?)\s*$", re.IGNORECASE)
-
-
-def parse_size(text: str, where: str = "skene.yaml") -> int | None:
-    """'1GB', '512MB', '64kB' -> bytes (PostgreSQL's units, powers of 1024); 'off'/'0' -> None."""
-    if text.strip().lower() in ("off", "none", "0", "unlimited", "-1"):
-        return None
-    m = _SIZE.match(text)
-    if not m:
-        raise ConfigError(f"capture.max_slot_lag: {text!r} is not a size", where=where,
-                          hint="Use a size like 512MB, 1GB or 20GB (or off)")
-    unit = m.group(2).lower()
-    if unit and not unit.endswith("b"):
-        unit += "b"
-    return int(float(m.group(1)) * _UNITS[unit])
-
 
 def human(n: int | None) -> str:
     if n is None:

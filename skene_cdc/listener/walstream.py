@@ -4,7 +4,8 @@ API, but `replication=database` + START_REPLICATION + CopyBoth works through `pg
 Frames from the server: XLogData `w` (start LSN, end LSN, send time, pgoutput message) and
 keepalive `k` (server WAL end, time, reply-requested). Frames to the server: standby status `r`
 (written, flushed, applied LSN, time, reply-requested). Reporting a flushed LSN lets the server
-discard WAL up to it, so callers pass only positions whose events are committed.
+discard WAL up to it, so callers pass only positions whose events are committed. The session
+(logical_session.py) reads frames inline, in its hot loop, rather than through objects here.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import select
 import struct
 import time
-from dataclasses import dataclass
 
 import psycopg
 from psycopg import pq
@@ -21,8 +21,6 @@ from skene_cdc.db import redact
 from skene_cdc.listener.pgjson import pinned_options
 from skene_cdc.listener.pgoutput import PG_EPOCH
 
-_XLOG = struct.Struct("!QQq")
-_KEEPALIVE = struct.Struct("!Qq?")
 _STATUS = struct.Struct("!cQQQq?")
 _EPOCH_UNIX = PG_EPOCH.timestamp()
 
@@ -34,30 +32,6 @@ SESSION_OPTIONS = pinned_options()
 
 def now_micros() -> int:
     return int((time.time() - _EPOCH_UNIX) * 1_000_000)
-
-
-@dataclass(frozen=True, slots=True)
-class XLogData:
-    start: int
-    end: int
-    payload: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class Keepalive:
-    wal_end: int
-    reply: bool
-
-
-def parse_frame(buf: bytes) -> XLogData | Keepalive:
-    kind = buf[0]
-    if kind == 0x77:  # 'w'
-        start, end, _ = _XLOG.unpack_from(buf, 1)
-        return XLogData(start, end, buf[25:])
-    if kind == 0x6B:  # 'k'
-        wal_end, _, reply = _KEEPALIVE.unpack_from(buf, 1)
-        return Keepalive(wal_end, reply)
-    raise psycopg.OperationalError(f"unexpected replication frame {chr(kind)!r}")
 
 
 def _quote_ident(name: str) -> str:

@@ -3,7 +3,7 @@ renamed or dropped, a table that is gone, a column whose name looks secret that 
 and whether `skene.users` still works. Read-only, from the database alone (the registry
 `skene.captured_tables` and the catalog), so `status` can show it without skene.yaml; `check`
 adds what skene.yaml says (inspect/column_checks.py) and the listener acts on it
-(listener/users_watch.py)."""
+(migrations/users_watch.py)."""
 
 from __future__ import annotations
 

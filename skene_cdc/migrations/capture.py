@@ -282,7 +282,8 @@ def plan_capture_start(conn: psycopg.Connection[Row], specs: Sequence[CaptureSpe
     return plan
 
 
-# Extra planners (logical replication's publication and slot, loop schedules...) register here so
+# Extra planners (logical replication's publication and slot, the secret-column scrub, the
+# conditions' reader role) append themselves here when migrations/runner.py imports them, so
 # `migrate` stays one command that brings the database in line with skene.yaml.
 Planner = Callable[[psycopg.Connection[Row], Config, Sequence[CaptureSpec], bool], Plan]
 EXTRA_PLANNERS: list[Planner] = []

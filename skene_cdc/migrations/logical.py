@@ -16,11 +16,12 @@ import psycopg
 from psycopg import sql as pgsql
 
 from skene_cdc import sql
-from skene_cdc.checks import CheckContext, Problem, register
+from skene_cdc.checks import CheckContext, Problem
 from skene_cdc.config import Config
-from skene_cdc.db import Row
-from skene_cdc.errors import ConfigError, PrerequisiteError
-from skene_cdc.listener.slotops import SlotState, human, level, parse_size
+from skene_cdc.config.types import format_size
+from skene_cdc.db import Row, table_ident
+from skene_cdc.errors import PrerequisiteError
+from skene_cdc.listener.slotops import SlotState, human, level
 from skene_cdc.migrations import capture
 from skene_cdc.migrations.capture import CaptureSpec, Plan
 
@@ -29,11 +30,6 @@ IDENT_KEY = "replica_identity:"
 
 def _load(name: str, **parts: pgsql.Composable) -> pgsql.Composed:
     return pgsql.SQL(sql.load(f"logical/{name}")).format(**parts)
-
-
-def _ident(table_name: str) -> pgsql.Identifier:
-    schema, _, table = table_name.partition(".")
-    return pgsql.Identifier(schema, table)
 
 
 def logical_tables(config: Config) -> list[tuple[tuple[str | int, ...], str]]:
@@ -52,11 +48,6 @@ def logical_tables(config: Config) -> list[tuple[tuple[str | int, ...], str]]:
 def problems(conn: psycopg.Connection[Row], config: Config, tables: Sequence[str]) -> list[Problem]:
     found: list[Problem] = []
     where = config.where("capture")
-    try:
-        parse_size(config.capture.max_slot_lag, config.where("capture", "max_slot_lag"))
-    except ConfigError as exc:
-        found.append(Problem(config.where("capture", "max_slot_lag"), str(exc),
-                             "use a size such as 1GB"))
     p = conn.execute(sql.load("logical/prereqs")).fetchone()
     assert p is not None
     if p["wal_level"] != "logical":
@@ -121,7 +112,6 @@ def preflight(conn: psycopg.Connection[Row], config: Config, specs: Sequence[Cap
                  "`capture: trigger`, which needs none of this)")
 
 
-@register
 def check_logical(ctx: CheckContext) -> Iterable[Problem]:
     """`skene-cdc check`: the same prerequisites, plus how the slot is doing."""
     tables = logical_tables(ctx.config)
@@ -131,7 +121,7 @@ def check_logical(ctx: CheckContext) -> Iterable[Problem]:
     found = problems(conn, ctx.config, [t for _, t in tables])
     p = conn.execute(sql.load("logical/prereqs")).fetchone()
     if p is not None and p["max_slot_wal_keep_size"] in ("-1", "-1MB", "-1kB"):
-        limit = ctx.config.capture.max_slot_lag
+        limit = format_size(ctx.config.capture.max_slot_lag or 1024**3)
         found.append(Problem(
             "database", "max_slot_wal_keep_size is unlimited: if the listener is down for long, "
                         "its slot keeps WAL until the disk is full",
@@ -139,7 +129,7 @@ def check_logical(ctx: CheckContext) -> Iterable[Problem]:
             f"pg_reload_conf();` (then PostgreSQL itself drops a slot that falls that far behind)",
             severity="warning"))
     slot = SlotState.read(conn, ctx.config.capture.slot)
-    limit_bytes = parse_size(ctx.config.capture.max_slot_lag)
+    limit_bytes = ctx.config.capture.max_slot_lag
     if slot is not None and level(slot.lag_bytes, limit_bytes) != "ok":
         found.append(Problem(
             "database", f"replication slot {slot.slot_name} is {human(slot.lag_bytes)} behind "
@@ -176,7 +166,7 @@ def _restore(table: str, original: str) -> pgsql.Composed:
         identity = pgsql.SQL("USING INDEX {}").format(pgsql.Identifier(original[2:]))
     else:
         identity = pgsql.SQL({"n": "NOTHING", "f": "FULL"}.get(original, "DEFAULT"))
-    return _load("replica_identity", table=_ident(table), identity=identity)
+    return _load("replica_identity", table=table_ident(table), identity=identity)
 
 
 def _set_meta(plan: Plan, meta: dict[str, Any], key: str, value: str | None, label: str) -> None:
@@ -215,7 +205,7 @@ def plan_logical(conn: psycopg.Connection[Row], config: Config, specs: Sequence[
             why = ("replica_identity: full" if cap.replica_identity == "full" else
                    f"deletes must carry {spec.user_id_column}")
             plan.add(f"{spec.table_name}: REPLICA IDENTITY FULL ({why})",
-                     _load("replica_identity", table=_ident(spec.table_name),
+                     _load("replica_identity", table=table_ident(spec.table_name),
                            identity=pgsql.SQL("FULL")))
             if spec.table_name not in changed:
                 _set_meta(plan, meta, IDENT_KEY + spec.table_name, _original(info),
@@ -236,7 +226,7 @@ def plan_logical(conn: psycopg.Connection[Row], config: Config, specs: Sequence[
     if logical:
         pub = conn.execute(sql.load("logical/publication_tables"),
                            {"publication": cap.publication}).fetchone()
-        tables = pgsql.SQL(", ").join(_ident(t) for t in wanted)
+        tables = pgsql.SQL(", ").join(table_ident(t) for t in wanted)
         name = pgsql.Identifier(cap.publication)
         if pub is None:
             plan.add(f"publication {cap.publication} created for {', '.join(wanted)}",
@@ -260,7 +250,7 @@ def plan_logical(conn: psycopg.Connection[Row], config: Config, specs: Sequence[
                      f"{state.confirmed_flush_lsn} were not captured): dropped",
                      _load("drop_slot", slot=pgsql.Literal(cap.slot)))
             plan.add(f"replication slot {cap.slot} created again", create, after_commit=True)
-    limit = parse_size(cap.max_slot_lag, config.where("capture", "max_slot_lag"))
+    limit = cap.max_slot_lag
     for key, value in (("slot", cap.slot), ("publication", cap.publication),
                        ("max_slot_lag", "off" if limit is None else str(limit))):
         _set_meta(plan, meta, key, value if logical else None,

@@ -24,7 +24,7 @@ import psycopg
 from psycopg import sql as pgsql
 
 from skene_cdc import sql
-from skene_cdc.checks import CheckContext, Problem, register
+from skene_cdc.checks import CheckContext, Problem
 from skene_cdc.config import Config
 from skene_cdc.db import Row, schema_installed
 from skene_cdc.errors import PrerequisiteError
@@ -239,7 +239,6 @@ _EXCESS_FIX = {
 }
 
 
-@register
 def check_reader(ctx: CheckContext) -> Iterable[Problem]:
     """`skene-cdc check`: the reader role exists, this connection may become it, the fence
     function is its own, and it can do nothing but read."""

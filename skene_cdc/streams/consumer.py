@@ -22,8 +22,8 @@ import psycopg
 import redis
 
 from skene_cdc.db import Row, connect
-from skene_cdc.errors import SkeneError
-from skene_cdc.listener.service import run_with_reconnect
+from skene_cdc.errors import SkeneError, first_line
+from skene_cdc.service import run_with_reconnect
 
 log = logging.getLogger("skene.streams")
 
@@ -170,6 +170,6 @@ def redact_redis(url: str) -> str:
 
 
 def _unreachable(url: str, exc: Exception) -> SkeneError:
-    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    reason = first_line(exc)
     return SkeneError(f"Redis at {redact_redis(url)}: {reason}",
                       hint="Check that Redis is running and redis.url in skene.yaml is right")

@@ -14,16 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from skene_cdc.billing.webhook import (
-    WEBHOOK_PATHS,
-    Receive,
-    Scope,
-    Send,
-    StripeWebhookApp,
-    _lifespan,
-    _respond,
-    _route_path,
-)
+from skene_cdc.asgi import Receive, Scope, Send, lifespan, respond, route_path
+from skene_cdc.billing.webhook import WEBHOOK_PATHS, StripeWebhookApp
 from skene_cdc.config import Config, load_config
 from skene_cdc.db import connect, require_schema
 from skene_cdc.errors import ConfigError, SkeneError
@@ -45,19 +37,19 @@ class SkeneApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await lifespan(receive, send)
             return
         if scope["type"] != "http":
             return
-        path = _route_path(scope)
+        path = route_path(scope)
         if path == "/healthz" and scope["method"] in ("GET", "HEAD"):
-            await _respond(send, 200, {"ok": True})
+            await respond(send, 200, {"ok": True})
             return
         for paths, part in self.parts:
             if path in paths:
                 await part(scope, receive, send)
                 return
-        await _respond(send, 404, {"error": "not found"})
+        await respond(send, 404, {"error": "not found"})
 
 
 def _setup(config: Config | str | os.PathLike[str] | None, database_url: str | None,

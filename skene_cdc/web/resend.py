@@ -17,20 +17,10 @@ from typing import Any
 import psycopg
 import resend
 
-from skene_cdc.billing.webhook import (
-    Receive,
-    Scope,
-    Send,
-    _first_line,
-    _header,
-    _lifespan,
-    _read_body,
-    _respond,
-    _route_path,
-)
+from skene_cdc.asgi import Receive, Scope, Send, header, lifespan, read_body, respond, route_path
 from skene_cdc.config import Config
 from skene_cdc.db import connect
-from skene_cdc.errors import ConfigError, SkeneError
+from skene_cdc.errors import ConfigError, SkeneError, first_line
 from skene_cdc.handlers.email import provider_events
 
 log = logging.getLogger("skene.email")
@@ -51,24 +41,24 @@ class ResendWebhookApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await lifespan(receive, send)
             return
         if scope["type"] != "http":
             return
-        if _route_path(scope) not in self.paths:
-            await _respond(send, 404, {"error": "not found"})
+        if route_path(scope) not in self.paths:
+            await respond(send, 404, {"error": "not found"})
             return
         if scope["method"] != "POST":
-            await _respond(send, 405, {"error": "POST only"}, [(b"allow", b"POST")])
+            await respond(send, 405, {"error": "POST only"}, [(b"allow", b"POST")])
             return
-        body = await _read_body(receive)
+        body = await read_body(receive)
         if body is None:
-            await _respond(send, 413, {"error": "body too large"})
+            await respond(send, 413, {"error": "body too large"})
             return
-        headers = {name: _header(scope, name.encode()) for name in
+        headers = {name: header(scope, name.encode()) for name in
                    ("svix-id", "svix-timestamp", "svix-signature")}
         status, payload = await asyncio.to_thread(self.handle, body, headers)
-        await _respond(send, status, payload)
+        await respond(send, status, payload)
 
     def handle(self, body: bytes, headers: dict[str, str | None]) -> tuple[int, dict[str, Any]]:
         """400: not signed by Resend (or too old), or not an event skene can read; nothing
@@ -82,7 +72,7 @@ class ResendWebhookApp:
                             "signature": headers.get("svix-signature") or ""}})
         except (UnicodeDecodeError, ValueError) as exc:
             reason = "the body is not UTF-8 text" if isinstance(exc, UnicodeDecodeError) \
-                else _first_line(exc)
+                else first_line(exc)
             log.warning("resend: refused a webhook: %s", reason)
             return 400, {"error": f"invalid webhook signature: {reason}"}
         try:
@@ -96,8 +86,8 @@ class ResendWebhookApp:
                 applied = provider_events.apply(conn, event)
         except psycopg.DataError as exc:
             return 400, {"error": f"malformed event: the database refused a value in it "
-                                  f"({_first_line(exc)})"}
+                                  f"({first_line(exc)})"}
         except (psycopg.Error, SkeneError) as exc:
-            log.error("resend: could not process %s: %s", event.id, _first_line(exc))
+            log.error("resend: could not process %s: %s", event.id, first_line(exc))
             return 500, {"error": "could not process the event; it will be retried"}
         return 200, applied.as_json()

@@ -22,18 +22,10 @@ from urllib.parse import parse_qs, quote
 
 import psycopg
 
-from skene_cdc.billing.webhook import (
-    Receive,
-    Scope,
-    Send,
-    _first_line,
-    _lifespan,
-    _read_body,
-    _route_path,
-)
+from skene_cdc.asgi import Receive, Scope, Send, lifespan, read_body, route_path
 from skene_cdc.config import Config
 from skene_cdc.db import connect
-from skene_cdc.errors import ConfigError, SkeneError
+from skene_cdc.errors import ConfigError, SkeneError, first_line
 from skene_cdc.handlers.email import suppression
 from skene_cdc.handlers.email.unsubscribe import ONE_CLICK, Grant, InvalidToken, secret_key, verify
 
@@ -59,11 +51,11 @@ class UnsubscribeApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await lifespan(receive, send)
             return
         if scope["type"] != "http":
             return
-        if _route_path(scope) not in self.paths:
+        if route_path(scope) not in self.paths:
             await _page(send, 404, "Not found", "<p>There is nothing here.</p>")
             return
         query = parse_qs(bytes(scope.get("query_string", b"")).decode("latin-1"))
@@ -72,7 +64,7 @@ class UnsubscribeApp:
         if method in ("GET", "HEAD"):
             status, title, body = self.confirm(token)
         elif method == "POST":
-            raw = await _read_body(receive) or b""
+            raw = await read_body(receive) or b""
             form = parse_qs(raw[:4096].decode("utf-8", "replace"))
             token = token or (form.get("token") or [""])[0]
             one_click = ONE_CLICK in raw.decode("utf-8", "replace")
@@ -118,7 +110,7 @@ class UnsubscribeApp:
                                       scope=scope, source="one-click" if one_click else "page")
         except (psycopg.Error, SkeneError) as exc:
             log.error("unsubscribe: could not record user %s's opt-out: %s", grant.user_id,
-                      _first_line(exc))
+                      first_line(exc))
             return 503, "Try again", ("<p>We could not record this right now. Please try again "
                                       "in a minute.</p>")
         if new:

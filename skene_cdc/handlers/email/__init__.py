@@ -1,7 +1,5 @@
 """Email: templates, providers and the sender that drains skene.deliveries.
 
-Importing this package registers the email checks with `skene-cdc check`.
-
 What a delivery's `context` holds (built by skene_cdc.handlers.decision.delivery_context for
 every loop type; all keys optional for the sender):
   user             the condition's row (a row names its user by `user_id`/`id`); at send time
@@ -10,10 +8,3 @@ every loop type; all keys optional for the sender):
   personalization  {key: template string or {value, fallback}}; by default the loop's
                    action.personalization.
 """
-
-from __future__ import annotations
-
-from skene_cdc.handlers.email import (
-    checks,  # noqa: F401 - registers check_email
-    compliance,  # noqa: F401 - registers check_compliance
-)

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from skene_cdc import sql
-from skene_cdc.checks import CheckContext, Problem, register
+from skene_cdc.checks import CheckContext, Problem
 from skene_cdc.config import Config
 from skene_cdc.errors import SkeneError
 from skene_cdc.handlers.email import templates as tpl
@@ -112,7 +112,6 @@ def preflight(config: Config, templates: tpl.Templates, env: Mapping[str, str]) 
                          hint="Run `skene-cdc check` for every problem at once")
 
 
-@register
 def check_email(ctx: CheckContext) -> Iterable[Problem]:
     columns = dict(BASE_USER_COLUMNS)
     if ctx.conn is not None:
@@ -123,7 +122,6 @@ def check_email(ctx: CheckContext) -> Iterable[Problem]:
     yield from credential_problems(ctx.config, os.environ)
 
 
-@register
 def check_personalization(ctx: CheckContext) -> Iterable[Problem]:
     """A personalization that reads a column some users have NULL or empty, with no fallback:
     an error when such users exist now, a warning when the column merely allows it."""

@@ -10,13 +10,12 @@ from collections.abc import Iterable
 from datetime import timedelta
 
 from skene_cdc import sql
-from skene_cdc.checks import CheckContext, Problem, register
+from skene_cdc.checks import CheckContext, Problem
 from skene_cdc.errors import ConfigError
 from skene_cdc.handlers.email.actions import email_uses
 from skene_cdc.handlers.email.unsubscribe import secret_key
 
 
-@register
 def check_compliance(ctx: CheckContext) -> Iterable[Problem]:
     config = ctx.config
     growth = [u for u in email_uses(config) if not u.loop.transactional]

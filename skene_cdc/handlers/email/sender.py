@@ -45,7 +45,7 @@ from skene_cdc.handlers.email.providers import (
 )
 from skene_cdc.handlers.email.unsubscribe import Links
 from skene_cdc.handlers.outbox import backoff_delay
-from skene_cdc.listener.service import run_with_reconnect
+from skene_cdc.service import run_with_reconnect
 
 log = logging.getLogger("skene.email")
 

@@ -1,17 +1,16 @@
 """The loop engine: activation, retention and milestone loops from skene.yaml, evaluated in SQL.
 
 `loop_handlers(config)` plugs into the listener's batch (handlers/__init__.build_handlers);
-`loop_services(url, config)` into `listen` (listener/runner.build_services). Both validate the
+`loop_services(url, config)` into `listen` (runtime/services.build_services). Both validate the
 loops first and refuse to start with a ConfigError that lists every problem."""
 
 from __future__ import annotations
 
 from skene_cdc.config import Config
 from skene_cdc.handlers.base import Handler
-from skene_cdc.handlers.loops import check as _check  # noqa: F401  (registers `skene-cdc check`)
 from skene_cdc.handlers.loops.handler import LoopHandler
 from skene_cdc.handlers.loops.plan import require_plans
-from skene_cdc.listener.service import Service
+from skene_cdc.service import Service
 
 __all__ = ["loop_handlers", "loop_services"]
 

@@ -13,8 +13,9 @@ import psycopg
 from psycopg import sql as pgsql
 
 from skene_cdc import sql
-from skene_cdc.checks import CheckContext, Problem, register
+from skene_cdc.checks import CheckContext, Problem
 from skene_cdc.db import Row
+from skene_cdc.errors import first_line
 from skene_cdc.handlers.loops.conditions import as_reader, describe_error
 from skene_cdc.handlers.loops.plan import StepPlan, plan_loops
 from skene_cdc.handlers.loops.safety import bind_user
@@ -22,7 +23,6 @@ from skene_cdc.handlers.loops.safety import bind_user
 PROBE_TIMEOUT = timedelta(seconds=5)
 
 
-@register
 def check_loops(ctx: CheckContext) -> Iterable[Problem]:
     plans, problems = plan_loops(ctx.config)
     yield from problems
@@ -56,7 +56,7 @@ def compile_query(conn: psycopg.Connection[Row], plan: StepPlan) -> Problem | No
             columns = list(row["row"]) if row and isinstance(row["row"], dict) else []
             raise psycopg.Rollback(tx)
     except psycopg.Error as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         if isinstance(exc, psycopg.errors.InsufficientPrivilege):
             first = describe_error(exc, plan.reader)
         return Problem(plan.where, f"{plan.label}: the condition query does not run: {first}",

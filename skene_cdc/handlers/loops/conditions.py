@@ -25,7 +25,8 @@ from skene_cdc.config.loops import (
     QueryCondition,
     StoppedCondition,
 )
-from skene_cdc.db import Row
+from skene_cdc.db import Row, jsonable
+from skene_cdc.errors import first_line
 from skene_cdc.handlers.loops.plan import StepPlan
 from skene_cdc.handlers.loops.safety import bind_user
 
@@ -66,7 +67,7 @@ def run_readonly(conn: psycopg.Connection[Row], statement: pgsql.Composed | pgsq
 
 
 def describe_error(exc: psycopg.Error, reader: str | None = None) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = first_line(exc)
     if isinstance(exc, psycopg.errors.QueryCanceled):
         return f"timed out (statement_timeout): {text}"
     if reader and (isinstance(exc, psycopg.errors.UndefinedFunction) and "condition_rows" in text
@@ -100,7 +101,7 @@ def evaluate(conn: psycopg.Connection[Row], plan: StepPlan,
     out = Outcome()
     for r in rows:
         uid, episode = str(r.pop("user_id")), str(r.pop("episode"))
-        out.candidates.append(Candidate(uid, episode, _jsonable(r)))
+        out.candidates.append(Candidate(uid, episode, jsonable(r)))
     return out
 
 
@@ -179,13 +180,3 @@ def _collect(out: Outcome, rows: list[Row], only: set[str] | None) -> None:
         episode = row.get("episode")
         out.candidates.append(Candidate(uid, str(episode) if episode is not None else None, row))
 
-
-def _jsonable(row: Row) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in row.items():
-        if hasattr(v, "isoformat"):
-            v = v.isoformat()
-        elif v is not None and not isinstance(v, str | int | float | bool):
-            v = float(v) if hasattr(v, "as_integer_ratio") else str(v)
-        out[k] = v
-    return out

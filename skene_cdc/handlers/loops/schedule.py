@@ -29,7 +29,7 @@ from skene_cdc.handlers.loops.engine import StepResult, run_step
 from skene_cdc.handlers.loops.handler import register_loops
 from skene_cdc.handlers.loops.plan import StepPlan
 from skene_cdc.handlers.outbox import backoff_delay
-from skene_cdc.listener.service import run_with_reconnect
+from skene_cdc.service import run_with_reconnect
 
 log = logging.getLogger("skene.loops")
 

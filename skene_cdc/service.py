@@ -10,7 +10,7 @@ from typing import Protocol
 
 import psycopg
 
-from skene_cdc.errors import SkeneError
+from skene_cdc.errors import SkeneError, first_line
 
 log = logging.getLogger("skene.listener")
 
@@ -38,7 +38,7 @@ def run_with_reconnect(name: str, body: Callable[[], None], stop: threading.Even
         except (psycopg.OperationalError, psycopg.InterfaceError, SkeneError) as exc:
             if stop.is_set():
                 return
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            reason = first_line(exc)
             log.warning("%s: connection lost (%s); retrying in %.1fs", name, reason, delay)
             stop.wait(delay * (0.5 + random.random()))
             delay = min(delay * 2, max_delay)
