@@ -189,6 +189,18 @@ def cli_env(url: str, config_path: Path | str, **extra: str) -> dict[str, str]:
     return env
 
 
+def start_listener(url: str, cfg: Path) -> subprocess.Popen[str]:
+    """`skene-cdc listen` in its own process. stderr goes to listener.log beside the config (read
+    it with listener_log): a pipe nobody drains could fill up and stall the listener."""
+    log = open(cfg.parent / "listener.log", "a")  # noqa: SIM115
+    return subprocess.Popen([sys.executable, "-m", "skene_cdc", "listen"], text=True,
+                            env=cli_env(url, cfg), stdout=subprocess.DEVNULL, stderr=log)
+
+
+def listener_log(cfg: Path) -> str:
+    return (cfg.parent / "listener.log").read_text()
+
+
 def run_cli(*args: str, url: str, config_path: Path | str, check: bool = True,
             timeout: float = 120, **extra: str) -> subprocess.CompletedProcess[str]:
     """Run `skene-cdc ARGS` as a user would: a separate process, env vars, exit status."""

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +17,7 @@ from skene_cdc.errors import PrerequisiteError, SkeneError
 from skene_cdc.listener.replication import LogicalCapture
 from skene_cdc.migrations import runner
 from skene_cdc.migrations.logical import check_logical
-from tests.conftest import DEFAULT_CONFIG, cli_env, clone, consume, drop, run_cli, scalar, write_config
+from tests.conftest import DEFAULT_CONFIG, clone, consume, drop, run_cli, scalar, start_listener, write_config
 from tests.logical_util import dbname, logical_config, wait_for, write_logical
 from tests.pgcluster import PgCluster
 
@@ -367,9 +365,7 @@ def test_idle_listener_is_woken_by_logical_capture_not_by_polling(app_url: str,
     text = logical_config(f"s_{dbname(app_url)}").replace("poll_interval: 1s",
                                                           "poll_interval: 120s")
     runner.migrate(app_url, write_config(tmp_path, text))
-    proc = subprocess.Popen([sys.executable, "-m", "skene_cdc", "listen"], text=True,
-                            env=cli_env(app_url, tmp_path / "skene.yaml"),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = start_listener(app_url, tmp_path / "skene.yaml")
     try:
         wait_for(lambda: scalar(app_url, "SELECT bool_or(sleeping_until > now()) FROM "
                                          "skene.listeners") is True, what="listener asleep")

@@ -16,23 +16,12 @@ import psycopg
 import pytest
 
 from skene_cdc.migrations import runner
-from tests.conftest import ROOT, cli_env, clone, drop, scalar
+from tests.conftest import ROOT, clone, drop, listener_log, scalar, start_listener
 from tests.logical_util import dbname, wait_for, write_logical
 from tests.pgcluster import PgCluster
 
 INSERT_EVENTS = ("SELECT count(*) FROM skene.events WHERE table_name = 'public.user_actions' "
                  "AND op = 'insert'")
-
-
-def listener(url: str, cfg: Path) -> subprocess.Popen[str]:
-    # stderr to a file: a pipe nobody drains could fill up and stall the listener.
-    log = open(cfg.parent / "listener.log", "a")  # noqa: SIM115
-    return subprocess.Popen([sys.executable, "-m", "skene_cdc", "listen"], text=True,
-                            env=cli_env(url, cfg), stdout=subprocess.DEVNULL, stderr=log)
-
-
-def listener_log(cfg: Path) -> str:
-    return (cfg.parent / "listener.log").read_text()
 
 
 def wait_or_explain(proc: subprocess.Popen[str], cfg: Path, predicate: object, what: str,
@@ -109,7 +98,7 @@ def test_sigkill_five_times_during_50k_rows(logical_url: str, tmp_path: Path) ->
     kills_during_load = 0
     for _ in range(5):
         before = int(scalar(url, INSERT_EVENTS) or 0)
-        proc = listener(url, cfg)
+        proc = start_listener(url, cfg)
         try:
             wait_or_explain(proc, cfg, lambda b=before: loader.error is not None or int(
                 scalar(url, INSERT_EVENTS) or 0) > b, "the listener to capture something")
@@ -123,7 +112,7 @@ def test_sigkill_five_times_during_50k_rows(logical_url: str, tmp_path: Path) ->
     assert kills_during_load >= 1, "no kill landed while the load was running"
     loader.join(120)
     assert loader.error is None
-    proc = listener(url, cfg)
+    proc = start_listener(url, cfg)
     try:
         wait_or_explain(proc, cfg, lambda: scalar(url, INSERT_EVENTS) == 50_000, "catch-up", 180)
         proc.send_signal(signal.SIGTERM)
@@ -149,7 +138,7 @@ def test_postgres_restart_under_load(tmp_path: Path) -> None:
         runner.migrate(url, write_logical(tmp_path, "app"))
         seed_users(url)
         cfg = tmp_path / "skene.yaml"
-        proc = listener(url, cfg)
+        proc = start_listener(url, cfg)
         loader = Loader(url, batches=200, size=100, pause=0.02)
         try:
             loader.start()
